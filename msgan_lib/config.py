@@ -1,0 +1,158 @@
+"""Configuration: one dataclass per concern, the paper's values as defaults.
+
+Every default names where it comes from: the paper (Mathieu, Couprie & LeCun 2016,
+arXiv:1511.05440, tables in section 3 and appendix), the Chainer port this project replaces,
+or a choice of ours. Presets (``paper``, ``small``, ``tiny``) override only what differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from msgan_lib.fileio import MsganError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How training clips are cut from videos (the Chainer port's process_data.py)."""
+
+    history: int = 4  # paper: 4 input frames
+    crop_size: int = 32  # paper: 32x32 training crops
+    motion_threshold: float = 100.0  # Chainer port: summed squared frame difference on [-1, 1]
+    keep_without_check: float = 0.05  # Chainer port: 5% of clips skip the motion check
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Generator and discriminator sizes, per scale, coarsest (1/8) first.
+
+    ``g_feature_maps[k]`` lists the hidden feature maps of scale k's generator (the final
+    3-channel output layer is implied); ``g_kernels[k]`` lists every layer's kernel size,
+    output layer included. ``d_*`` describe the per-scale discriminators likewise: valid
+    convolutions (``d_conv_maps``, ``d_kernels``) then fully connected layers whose last
+    size is the single logit.
+    """
+
+    history: int = 4  # paper: 4 input frames
+    crop_size: int = 32  # paper: D is built for 32x32 training crops
+    # Paper, generator table (1/8, 1/4, 1/2, 1): feature maps and kernel sizes.
+    g_feature_maps: tuple[tuple[int, ...], ...] = (
+        (128, 256, 128),
+        (128, 256, 128),
+        (128, 256, 512, 256, 128),
+        (128, 256, 512, 256, 128),
+    )
+    g_kernels: tuple[tuple[int, ...], ...] = (
+        (3, 3, 3, 3),
+        (5, 3, 3, 5),
+        (5, 3, 3, 3, 3, 5),
+        (7, 5, 5, 5, 5, 7),
+    )
+    # Paper, discriminator table: conv maps, kernels, fully connected sizes.
+    d_conv_maps: tuple[tuple[int, ...], ...] = (
+        (64,),
+        (64, 128, 128),
+        (128, 256, 256),
+        (128, 256, 512, 128),
+    )
+    d_kernels: tuple[tuple[int, ...], ...] = (
+        (3,),
+        (3, 3, 3),
+        (5, 5, 5),
+        (7, 7, 5, 5),
+    )
+    d_fc_sizes: tuple[tuple[int, ...], ...] = (
+        (512, 256, 1),
+        (1024, 512, 1),
+        (1024, 512, 1),
+        (1024, 512, 1),
+    )
+
+    @property
+    def n_scales(self) -> int:
+        """Number of pyramid scales (the paper uses 4: 1/8, 1/4, 1/2, 1)."""
+        return len(self.g_feature_maps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (lists and ints) for checkpoints and JSON."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; lists become the tuples the dataclass holds."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise MsganError(f"unknown model config keys {sorted(unknown)}: not a msgan config")
+
+        def as_tuple(value: Any) -> Any:
+            return tuple(as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
+
+        return cls(**{key: as_tuple(value) for key, value in data.items()})
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the generator objective (paper, section 3/4)."""
+
+    p: int = 2  # paper: L2 in the adversarial model (L_p with p = 1 or 2)
+    alpha: float = 1.0  # paper: GDL exponent alpha = 1
+    lambda_adv: float = 0.05  # paper
+    lambda_lp: float = 1.0  # paper
+    lambda_gdl: float = 1.0  # paper
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping of a training run (see ``msgan_lib.train``)."""
+
+    steps: int = 10_000  # ours: total generator steps of a run
+    batch_size: int = 8  # paper: batch 8 with adversarial training
+    adversarial: bool = True  # paper's full model: Lp + GDL + adversarial
+    optimizer: str = "adam"  # ports: Adam; "sgd" follows the paper's schedule below
+    lr_g: float = 4e-5  # ports' Adam rate; with SGD the paper starts G at 0.04
+    lr_g_final: float = 4e-5  # with SGD the paper decays G to 0.005
+    lr_d: float = 4e-5  # with SGD the paper uses 0.02 for D
+    seed: int = 0
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    sample_every: int = 500
+    log_every: int = 10
+    amp: bool = True  # bf16 autocast (CPU with avx512_bf16, or CUDA)
+    compile: bool = False
+    loss: LossConfig = field(default_factory=LossConfig)
+
+
+_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # Trainable on a 2-core CPU in about an hour (sizes measured in book/02_model.py).
+    "small": {
+        "g_feature_maps": (
+            (32, 64, 32),
+            (32, 64, 32),
+            (32, 64, 128, 64, 32),
+            (32, 64, 128, 64, 32),
+        ),
+        "d_conv_maps": ((32,), (32, 64, 64), (64, 128, 128), (64, 128, 128, 64)),
+        "d_fc_sizes": ((256, 128, 1), (256, 128, 1), (256, 128, 1), (256, 128, 1)),
+    },
+    # For tests and FAST notebook runs: seconds on a CPU.
+    "tiny": {
+        "g_feature_maps": ((8, 16, 8), (8, 16, 8), (8, 16, 16, 8), (8, 16, 16, 8)),
+        "g_kernels": ((3, 3, 3, 3), (3, 3, 3, 3), (3, 3, 3, 3, 3), (5, 3, 3, 3, 5)),
+        "d_conv_maps": ((8,), (8, 16), (16, 16), (16, 16)),
+        "d_kernels": ((3,), (3, 3), (3, 3), (5, 5)),
+        "d_fc_sizes": ((32, 1), (32, 1), (32, 1), (32, 1)),
+    },
+}
+
+PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
+
+
+def preset(name: str) -> ModelConfig:
+    """The model configuration called ``name``: ``"paper"``, ``"small"`` or ``"tiny"``."""
+    if name not in _PRESETS:
+        raise MsganError(f"unknown preset {name!r}: choose one of {', '.join(PRESET_NAMES)}")
+    return ModelConfig(**_PRESETS[name])
