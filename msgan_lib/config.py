@@ -8,6 +8,7 @@ or a choice of ours. Presets (``paper``, ``small``, ``tiny``) override only what
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,13 +96,30 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Weights of the generator objective (paper, section 3/4)."""
+    """Exponents and weights of the generator objective (paper, section 2; ``msgan_lib.losses``).
+
+    L_G = lambda_adv L_adv^G + lambda_lp L_p + lambda_gdl L_gdl, summed over scales.
+    """
 
     p: int = 2  # paper: L2 in the adversarial model (L_p with p = 1 or 2)
     alpha: float = 1.0  # paper: GDL exponent alpha = 1
     lambda_adv: float = 0.05  # paper
     lambda_lp: float = 1.0  # paper
     lambda_gdl: float = 1.0  # paper
+
+    def __post_init__(self) -> None:
+        """Refuse values the losses cannot use, naming the field."""
+        for name in ("p", "alpha"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 1):
+                raise MsganError(
+                    f"loss config: {name} = {value!r} must be a number >= 1 (paper: p = 1 or 2, "
+                    "alpha = 1)"
+                )
+        for name in ("lambda_adv", "lambda_lp", "lambda_gdl"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise MsganError(f"loss config: {name} = {value!r} must be a number >= 0")
 
 
 @dataclass(frozen=True)
