@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from msgan_lib.fileio import MsganError
 
@@ -124,23 +124,103 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and bookkeeping of a training run (see ``msgan_lib.train``)."""
+    """Optimisation and bookkeeping of a training run (see ``msgan_lib.train``).
 
-    steps: int = 10_000  # ours: total generator steps of a run
-    batch_size: int = 8  # paper: batch 8 with adversarial training
+    One training step is one discriminator update and one generator update, each on its own
+    minibatch (paper, section 3). ``steps`` is the run's total, so a resumed run stops where
+    an uninterrupted one would. The generator's learning rate decays geometrically from
+    ``lr_g`` to ``lr_g_final`` over ``steps``; the discriminator's is constant.
+    """
+
+    steps: int = 10_000  # ours: total training steps of a run
+    batch_size: int = 8  # paper: batch 8 with adversarial training (4 without)
     adversarial: bool = True  # paper's full model: Lp + GDL + adversarial
-    optimizer: str = "adam"  # ports: Adam; "sgd" follows the paper's schedule below
-    lr_g: float = 4e-5  # ports' Adam rate; with SGD the paper starts G at 0.04
-    lr_g_final: float = 4e-5  # with SGD the paper decays G to 0.005
-    lr_d: float = 4e-5  # with SGD the paper uses 0.02 for D
-    seed: int = 0
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 3
-    sample_every: int = 500
-    log_every: int = 10
-    amp: bool = True  # bf16 autocast (CPU with avx512_bf16, or CUDA)
-    compile: bool = False
+    optimizer: str = "adam"  # ours (as the ports); "sgd" is the paper's, see with_optimizer
+    lr_g: float = 4e-5  # ports' Adam rate for G
+    lr_g_final: float = 4e-5  # Adam: constant
+    lr_d: float = 4e-5  # ours: D at G's rate
+    adam_betas: tuple[float, float] = (0.5, 0.999)  # ours: the usual GAN momentum (DCGAN)
+    seed: int = 0  # ours: weights, data order and held-out samples all follow it
+    checkpoint_every: int = 500  # ours: steps between checkpoints (0: only at the end)
+    keep_checkpoints: int = 3  # ours: older checkpoints are deleted
+    sample_every: int = 500  # ours: steps between sample grids and loss plots (0: at the end)
+    sample_clips: int = 6  # ours: clips held out of training for the sample grids
+    log_every: int = 10  # ours: steps between metrics records
+    amp: bool = True  # ours: bf16 autocast (CPU with avx512_bf16, or CUDA); fp32 when False
+    channels_last: bool = True  # ours: NHWC memory layout for the convolutions
+    compile: bool = False  # ours: torch.compile the generator and discriminator
     loss: LossConfig = field(default_factory=LossConfig)
+
+    # The paper's SGD schedule and our Adam rates, applied by with_optimizer().
+    OPTIMIZER_RATES: ClassVar[dict[str, dict[str, float]]] = {
+        "adam": {"lr_g": 4e-5, "lr_g_final": 4e-5, "lr_d": 4e-5},
+        "sgd": {"lr_g": 0.04, "lr_g_final": 0.005, "lr_d": 0.02},  # paper, section 3
+    }
+    # Fields that define what is trained: a resumed run must keep them.
+    METHOD_FIELDS: ClassVar[tuple[str, ...]] = (
+        "batch_size",
+        "adversarial",
+        "optimizer",
+        "lr_g",
+        "lr_g_final",
+        "lr_d",
+        "adam_betas",
+        "seed",
+        "sample_clips",
+        "loss",
+    )
+
+    def __post_init__(self) -> None:
+        """Refuse values the trainer cannot use, naming the field."""
+        if self.optimizer not in self.OPTIMIZER_RATES:
+            raise MsganError(
+                f"train config: optimizer {self.optimizer!r} is not one of "
+                f"{', '.join(self.OPTIMIZER_RATES)}"
+            )
+        for name in ("steps", "batch_size", "keep_checkpoints", "log_every"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise MsganError(f"train config: {name} = {value!r} must be an integer >= 1")
+        for name in ("checkpoint_every", "sample_every", "sample_clips"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 0):
+                raise MsganError(f"train config: {name} = {value!r} must be an integer >= 0")
+        for name in ("lr_g", "lr_g_final", "lr_d"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise MsganError(f"train config: {name} = {value!r} must be a number > 0")
+
+    @classmethod
+    def with_optimizer(cls, optimizer: str, **overrides: Any) -> TrainConfig:
+        """A config using ``optimizer`` with its learning rates (the paper's for ``"sgd"``).
+
+        ``overrides`` replace any field, learning rates included.
+        """
+        if optimizer not in cls.OPTIMIZER_RATES:
+            raise MsganError(
+                f"optimizer {optimizer!r} is not one of {', '.join(cls.OPTIMIZER_RATES)}"
+            )
+        return cls(**{"optimizer": optimizer, **cls.OPTIMIZER_RATES[optimizer], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (numbers, strings, lists, a nested loss dict) for checkpoints."""
+        data = dataclasses.asdict(self)
+        data["adam_betas"] = list(self.adam_betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise MsganError(f"unknown train config keys {sorted(unknown)}: not a msgan config")
+        values = dict(data)
+        if "loss" in values:
+            values["loss"] = LossConfig(**values["loss"])
+        if "adam_betas" in values:
+            values["adam_betas"] = tuple(values["adam_betas"])
+        return cls(**values)
 
 
 _PRESETS: dict[str, dict[str, Any]] = {
