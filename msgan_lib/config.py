@@ -71,6 +71,48 @@ class ModelConfig:
         (1024, 512, 1),
     )
 
+    def __post_init__(self) -> None:
+        """Refuse inconsistent sizes with one clear line (a config may come from a file)."""
+        n = len(self.g_feature_maps)
+        if not (isinstance(self.history, int) and self.history >= 1):
+            raise MsganError(f"model config: history = {self.history!r} must be an integer >= 1")
+        if n < 1:
+            raise MsganError("model config: g_feature_maps needs at least one scale")
+        for name in ("g_kernels", "d_conv_maps", "d_kernels", "d_fc_sizes"):
+            if len(getattr(self, name)) != n:
+                raise MsganError(
+                    f"model config: {name} has {len(getattr(self, name))} scales but "
+                    f"g_feature_maps has {n}; give every per-scale field one entry per scale"
+                )
+        for k in range(n):
+            maps, kernels = self.g_feature_maps[k], self.g_kernels[k]
+            if len(kernels) != len(maps) + 1 or any(s % 2 == 0 or s < 1 for s in kernels):
+                raise MsganError(
+                    f"model config: scale {k} of the generator needs one odd kernel size per "
+                    f"layer (len(g_feature_maps[{k}]) + 1 = {len(maps) + 1}), got {kernels}"
+                )
+            if len(self.d_kernels[k]) != len(self.d_conv_maps[k]):
+                raise MsganError(
+                    f"model config: scale {k} of the discriminator has "
+                    f"{len(self.d_conv_maps[k])} conv layers but {len(self.d_kernels[k])} kernels"
+                )
+            if not self.d_fc_sizes[k] or self.d_fc_sizes[k][-1] != 1:
+                raise MsganError(
+                    f"model config: d_fc_sizes[{k}] = {self.d_fc_sizes[k]} must end with 1 "
+                    "(the logit)"
+                )
+        factor = 2 ** (n - 1)
+        if not (isinstance(self.crop_size, int) and self.crop_size >= factor):
+            raise MsganError(
+                f"model config: crop_size = {self.crop_size!r} must be an integer of at least "
+                f"{factor} (2^(scales-1))"
+            )
+        if self.crop_size % factor:
+            raise MsganError(
+                f"model config: crop_size = {self.crop_size} must be a multiple of {factor} "
+                f"so that each of the {n} scales halves it exactly"
+            )
+
     @property
     def n_scales(self) -> int:
         """Number of pyramid scales (the paper uses 4: 1/8, 1/4, 1/2, 1)."""

@@ -1,0 +1,336 @@
+"""The multi-scale generator and the conditional per-scale discriminators (chapter 02).
+
+Mathieu, Couprie & LeCun, "Deep Multi-Scale Video Prediction Beyond Mean Square Error"
+(ICLR 2016, arXiv:1511.05440), section 2.1 (the multi-scale network) and section 2.2
+(adversarial training); layer sizes come from the paper's tables, held in
+:class:`~msgan_lib.config.ModelConfig`.
+
+The generator predicts the next frame coarse to fine. With ``n`` scales (the paper: 4, at
+1/8, 1/4, 1/2 and 1 of the frame) and ``X_k`` the history average-pooled to scale k::
+
+    Y_hat_0 = tanh( G'_0(X_0) )
+    Y_hat_k = tanh( u(Y_hat_{k-1}) + G'_k(X_k, u(Y_hat_{k-1})) )      k = 1 .. n-1
+
+``u`` is nearest-neighbour 2x upsampling (as in the official code) and ``G'_k`` a stack of
+"same"-padded convolutions with ReLU between them and no normalisation. The ``u(...) +``
+inside the tanh is the residual both public ports dropped: each scale only has to predict
+a correction of the coarser guess. The generator is fully convolutional, so it runs on
+whole 210x160 Ms. Pac-Man frames although it is trained on 32x32 crops.
+
+Frames whose sides are not multiples of 2^(n-1) (210 is not a multiple of 8): the history
+is padded at the bottom and right by reflection up to the next multiple, the pyramid runs
+on the padded frame with exact 2x steps, and every scale's prediction is cropped back to
+``floor(H / 2^(n-1-k)) x floor(W / 2^(n-1-k))`` from the top-left corner. Those are the
+sizes (and the pixels) of the average-pool pyramid of the unpadded frame, so for 210x160
+the scales are 26x20, 52x40, 105x80 and 210x160 and the last one is exactly the input.
+Padding only the bottom and right leaves the top border (the Ms. Pac-Man maze's edge)
+untouched, and reflection continues the image instead of smearing its last row (the
+replicate padding of an earlier trial here) or inventing a grey band (zeros).
+
+The discriminator has one network per scale. Scale k's network sees the history at scale k
+and one candidate next frame at scale k (real or generated), so it judges the frame *given*
+the past (the paper's conditional discriminator; both ports showed it the frame alone):
+unpadded ("valid") convolutions with ReLU, then fully connected layers ending in one logit.
+The fully connected layers fix its input size to the training crop (``config.crop_size``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from msgan_lib.config import ModelConfig
+from msgan_lib.fileio import MsganError
+
+
+def downsample(frames: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average pooling by ``factor`` (the official code's downsampling); factor 1 is a no-op."""
+    return F.avg_pool2d(frames, factor) if factor > 1 else frames
+
+
+def upsample(frames: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour 2x upsampling (the official code's choice): ``(B, C, 2h, 2w)``."""
+    return F.interpolate(frames, scale_factor=2, mode="nearest")
+
+
+def _scale_name(config: ModelConfig, k: int) -> str:
+    """``"1/8"`` ... ``"1"``: scale k's size relative to the frame."""
+    factor = 2 ** (config.n_scales - 1 - k)
+    return "1" if factor == 1 else f"1/{factor}"
+
+
+def _check_history(history: Any, config: ModelConfig, who: str) -> None:
+    """Raise MsganError unless ``history`` is a float ``(B, 3*T, H, W)`` tensor."""
+    channels = 3 * config.history
+    if not isinstance(history, torch.Tensor) or history.dim() != 4:
+        shape = tuple(history.shape) if isinstance(history, torch.Tensor) else type(history)
+        raise MsganError(
+            f"{who}: the history must be a tensor shaped (B, {channels}, H, W) "
+            f"({config.history} RGB frames stacked on the channel axis), got {shape}"
+        )
+    if history.shape[1] != channels:
+        raise MsganError(
+            f"{who}: the history has {history.shape[1]} channels but this model takes "
+            f"{channels} ({config.history} RGB frames, oldest first); got shape "
+            f"{tuple(history.shape)}"
+        )
+    if not history.is_floating_point():
+        raise MsganError(
+            f"{who}: the history has dtype {history.dtype}; the model takes floats in "
+            "[-1, 1] (uint8 frames: x / 127.5 - 1)"
+        )
+
+
+def conv_stack(
+    in_channels: int, feature_maps: tuple[int, ...], kernels: tuple[int, ...]
+) -> nn.Sequential:
+    """``G'_k``: "same"-padded convolutions, ReLU between them, a 3-channel output layer.
+
+    ``feature_maps`` are the hidden layers' widths (the paper's table without the final 3);
+    ``kernels`` has one odd size per layer, output layer included. No activation after the
+    last layer: the generator adds the upsampled coarser prediction before the tanh.
+    """
+    widths = [in_channels, *feature_maps, 3]
+    layers: list[nn.Module] = []
+    for i, kernel in enumerate(kernels):
+        layers.append(nn.Conv2d(widths[i], widths[i + 1], kernel, padding=kernel // 2))
+        if i < len(kernels) - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class Generator(nn.Module):
+    """The paper's multi-scale generator: ``forward(history)`` -> per-scale predictions.
+
+    ``scales[k]`` is ``G'_k``. Scale 0 reads the ``3T`` history channels; every finer scale
+    also reads the 3 channels of the upsampled coarser prediction (``3T + 3``: 12 then 15
+    for the paper's 4 frames).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        in_history = 3 * config.history
+        self.scales = nn.ModuleList(
+            conv_stack(in_history if k == 0 else in_history + 3, maps, kernels)
+            for k, (maps, kernels) in enumerate(
+                zip(config.g_feature_maps, config.g_kernels, strict=True)
+            )
+        )
+
+    def forward(self, history: torch.Tensor) -> list[torch.Tensor]:
+        """Predict the next frame at every scale, coarsest first.
+
+        ``history``: ``(B, 3*T, H, W)`` in [-1, 1], oldest frame first, any ``H, W >=
+        2^(n-1)``. Returns ``n`` tensors; scale k is ``(B, 3, H // 2^(n-1-k),
+        W // 2^(n-1-k))`` in [-1, 1] and the last is ``(B, 3, H, W)``.
+        """
+        _check_history(history, self.config, "Generator")
+        n = self.config.n_scales
+        multiple = 2 ** (n - 1)
+        height, width = history.shape[-2:]
+        if height < multiple or width < multiple:
+            raise MsganError(
+                f"Generator: frames of {height}x{width} are too small for {n} scales: the "
+                f"coarsest scale is 1/{multiple} of the frame, so both sides need at least "
+                f"{multiple} pixels"
+            )
+        pad_h, pad_w = -height % multiple, -width % multiple
+        if pad_h or pad_w:
+            # (B, 3T, H + pad_h, W + pad_w): bottom/right reflection, cropped off below.
+            history = F.pad(history, (0, pad_w, 0, pad_h), mode="reflect")
+
+        predictions: list[torch.Tensor] = []
+        previous: torch.Tensor | None = None
+        for k, net in enumerate(self.scales):
+            factor = 2 ** (n - 1 - k)
+            x_k = downsample(history, factor)  # (B, 3T, h_k, w_k)
+            if previous is None:
+                y_k = torch.tanh(net(x_k))  # (B, 3, h_k, w_k)
+            else:
+                up = upsample(previous)  # (B, 3, h_k, w_k)
+                y_k = torch.tanh(up + net(torch.cat([x_k, up], dim=1)))  # net in: (B, 3T+3, ..)
+            previous = y_k
+            predictions.append(y_k[:, :, : height // factor, : width // factor])
+        return predictions
+
+
+class ScaleDiscriminator(nn.Module):
+    """``D_k``: valid convolutions + ReLU, then fully connected layers to one logit.
+
+    Built for square inputs of side ``size``; the spatial size after the convolutions
+    fixes the first fully connected layer's width.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        size: int,
+        conv_maps: tuple[int, ...],
+        kernels: tuple[int, ...],
+        fc_sizes: tuple[int, ...],
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels, side = in_channels, size
+        for maps, kernel in zip(conv_maps, kernels, strict=True):
+            layers += [nn.Conv2d(channels, maps, kernel), nn.ReLU()]
+            channels, side = maps, side - kernel + 1
+        if side < 1:
+            raise MsganError(
+                f"discriminator convolutions with kernels {kernels} do not fit a {size}x{size} "
+                "input; use smaller kernels or a larger crop_size"
+            )
+        layers.append(nn.Flatten())  # (B, channels * side * side)
+        features = channels * side * side
+        for i, width in enumerate(fc_sizes):
+            layers.append(nn.Linear(features, width))
+            if i < len(fc_sizes) - 1:
+                layers.append(nn.ReLU())
+            features = width
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 3T+3, size, size)`` -> ``(B, 1)`` logits (no sigmoid: see ``losses``)."""
+        return self.net(x)
+
+
+class Discriminator(nn.Module):
+    """The paper's per-scale conditional discriminators: ``forward(history, frames)``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        in_channels = 3 * config.history + 3
+        self.sizes = [
+            config.crop_size // 2 ** (config.n_scales - 1 - k) for k in range(config.n_scales)
+        ]
+        self.scales = nn.ModuleList(
+            ScaleDiscriminator(in_channels, size, maps, kernels, fc)
+            for size, maps, kernels, fc in zip(
+                self.sizes, config.d_conv_maps, config.d_kernels, config.d_fc_sizes, strict=True
+            )
+        )
+
+    def forward(self, history: torch.Tensor, frames: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One real/fake logit per scale for each candidate next frame, given the history.
+
+        ``history``: ``(B, 3*T, S, S)`` full-size crops with ``S = config.crop_size``.
+        ``frames``: the candidate next frame at every scale, coarsest first, as the
+        generator returns them (or :func:`msgan_lib.losses.scale_targets` for real frames):
+        scale k is ``(B, 3, S / 2^(n-1-k), S / 2^(n-1-k))``. Returns ``n`` tensors ``(B, 1)``.
+        """
+        _check_history(history, self.config, "Discriminator")
+        size = self.config.crop_size
+        if tuple(history.shape[-2:]) != (size, size):
+            raise MsganError(
+                f"Discriminator: built for {size}x{size} crops (its fully connected layers fix "
+                f"the size) but the history is {history.shape[-2]}x{history.shape[-1]}; "
+                "only the generator runs on other frame sizes"
+            )
+        n = self.config.n_scales
+        if not isinstance(frames, list | tuple) or len(frames) != n:
+            count = len(frames) if isinstance(frames, list | tuple) else type(frames).__name__
+            raise MsganError(
+                f"Discriminator: expected a list of {n} per-scale frames (coarsest first, as "
+                f"the generator returns them), got {count}"
+            )
+        logits = []
+        for k, (net, frame, side) in enumerate(zip(self.scales, frames, self.sizes, strict=True)):
+            expected = (history.shape[0], 3, side, side)
+            if not isinstance(frame, torch.Tensor) or tuple(frame.shape) != expected:
+                shape = tuple(frame.shape) if isinstance(frame, torch.Tensor) else type(frame)
+                raise MsganError(
+                    f"Discriminator: the frame for scale {k} ({_scale_name(self.config, k)}) "
+                    f"must be shaped {expected}, got {shape}"
+                )
+            x_k = downsample(history, 2 ** (n - 1 - k))  # (B, 3T, side, side)
+            logits.append(net(torch.cat([x_k, frame], dim=1)))  # in (B, 3T+3, side, side)
+        return logits
+
+
+def _forward_flops(net: nn.Sequential, height: int, width: int) -> int:
+    """Forward FLOPs of ``net`` on one ``height x width`` input: a multiply-add counts 2.
+
+    Counts convolutions and fully connected layers (the work of the network); biases,
+    ReLU, tanh, pooling and upsampling add under 0.1% and are left out, as in
+    ``torch.utils.flop_counter``.
+    """
+    flops = 0
+    for layer in net:
+        if isinstance(layer, nn.Conv2d):
+            kh, kw = layer.kernel_size
+            height = height + 2 * layer.padding[0] - kh + 1
+            width = width + 2 * layer.padding[1] - kw + 1
+            macs_per_pixel = layer.in_channels * layer.out_channels * kh * kw // layer.groups
+            flops += 2 * macs_per_pixel * height * width
+        elif isinstance(layer, nn.Linear):
+            flops += 2 * layer.in_features * layer.out_features
+    return flops
+
+
+def model_summary(config: ModelConfig, height: int, width: int) -> list[dict[str, Any]]:
+    """Parameters and forward FLOPs (per sample) of every scale, one dict per row.
+
+    Rows: the generator's scales on a ``height x width`` frame, a ``"G"`` total, then the
+    discriminator's scales on ``config.crop_size`` crops and a ``"D"`` total. Keys:
+    ``network`` (``"G"``/``"D"``), ``scale`` (``"1/8"`` ... ``"1"`` or ``"total"``), ``size``
+    (the size the scale computes on; for the generator the padded size, see the module
+    docstring), ``params`` and ``flops`` (a multiply-add counts as 2 FLOPs). Format it with
+    :func:`format_summary`.
+    """
+    if height < 1 or width < 1:
+        raise MsganError(f"model_summary: frame size {height}x{width} must be positive")
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        generator, discriminator = Generator(config), Discriminator(config)
+    n = config.n_scales
+    multiple = 2 ** (n - 1)
+    padded_h, padded_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
+    rows: list[dict[str, Any]] = []
+    for network, nets, sizes in (
+        ("G", generator.scales, [(padded_h, padded_w)] * n),
+        ("D", [d.net for d in discriminator.scales], [(config.crop_size,) * 2] * n),
+    ):
+        total_params = total_flops = 0
+        for k, (net, (h, w)) in enumerate(zip(nets, sizes, strict=True)):
+            factor = 2 ** (n - 1 - k)
+            params = sum(p.numel() for p in net.parameters())
+            flops = _forward_flops(net, h // factor, w // factor)
+            rows.append(
+                {
+                    "network": network,
+                    "scale": _scale_name(config, k),
+                    "size": f"{h // factor}x{w // factor}",
+                    "params": params,
+                    "flops": flops,
+                }
+            )
+            total_params, total_flops = total_params + params, total_flops + flops
+        size = f"{sizes[-1][0]}x{sizes[-1][1]}"
+        rows.append(
+            {
+                "network": network,
+                "scale": "total",
+                "size": size,
+                "params": total_params,
+                "flops": total_flops,
+            }
+        )
+    return rows
+
+
+def format_summary(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of :func:`model_summary` rows (params in thousands, GFLOP)."""
+    lines = [
+        "| network | scale | size | parameters | forward GFLOP |",
+        "|---|---|---|--:|--:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['network']} | {row['scale']} | {row['size']} | {row['params']:,} | "
+            f"{row['flops'] / 1e9:.4g} |"
+        )
+    return "\n".join(lines)
