@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from msgan_lib.fileio import MsganError
@@ -87,6 +88,156 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Subcommands. Each registrar builds its parser; each handler calls into the library.
 
 # --- data commands: record-pacman, import-video, process-data (chapter 01) ---
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    """argparse type: a number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _print_data_warnings(command_name: str, caught: list[warnings.WarningMessage]) -> None:
+    for warning in caught:
+        print(f"msgan {command_name}: warning: {warning.message}", file=sys.stderr)
+
+
+@command
+def _record_pacman_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "record-pacman",
+        help="record Ms. Pac-Man gameplay frames (ale-py) into <out>/images/{train,test}",
+        description="Play seeded Ms. Pac-Man episodes with a held-random-action player and "
+        "write every merged (flicker-free) frame as PNG: <out>/images/train/episode_NNNNN/"
+        "frame_NNNNNN.png and likewise for test. Same seed -> identical files. An episode ends "
+        "at game over or after --frames-per-episode frames (a short game gives a short video).",
+    )
+    parser.add_argument("--out", default="data", help="data root (default: data)")
+    parser.add_argument("--train-episodes", type=_non_negative_int, default=50)
+    parser.add_argument("--test-episodes", type=_non_negative_int, default=5)
+    parser.add_argument(
+        "--frames-per-episode", type=_positive_int, default=1000, help="most frames per episode"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=_positive_int, default=None, help="default: all cores")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing recorded splits")
+    parser.set_defaults(handler=_record_pacman)
+
+
+def _record_pacman(args: argparse.Namespace) -> None:
+    from msgan_lib.data import RecordConfig, record_pacman
+
+    summary = record_pacman(
+        out=args.out,
+        train_episodes=args.train_episodes,
+        test_episodes=args.test_episodes,
+        seed=args.seed,
+        config=RecordConfig(frames_per_episode=args.frames_per_episode),
+        workers=args.workers,
+        overwrite=args.overwrite,
+    )
+    for split, videos in summary["videos"].items():
+        short = sum(n < args.frames_per_episode for n in videos.values())
+        print(
+            f"{split}: {len(videos)} episodes, {sum(videos.values())} frames "
+            f"({short} ended by game over) in {args.out}/images/{split}"
+        )
+    print(f"{summary['frames']} frames in {summary['seconds']:.1f} s ({summary['fps']:.0f}/s)")
+
+
+@command
+def _import_video_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "import-video",
+        help="turn a video file (mp4, gif, ...) into a frame directory",
+        description="Decode FILE and write its frames as frame_000001.png, ... into --out "
+        "(one video directory, e.g. data/images/train/my_video).",
+    )
+    parser.add_argument("file", help="video file (mp4, gif, webm, ...)")
+    parser.add_argument("--out", required=True, help="frame directory to create")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing one")
+    parser.set_defaults(handler=_import_video)
+
+
+def _import_video(args: argparse.Namespace) -> None:
+    from msgan_lib.data import import_video
+
+    count = import_video(args.file, args.out, overwrite=args.overwrite)
+    print(f"{count} frames written to {args.out}")
+
+
+@command
+def _process_data_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "process-data",
+        help="cut training clips (random crops of frame windows) into compressed shards",
+        description="Cut N clips of history+1 frames, random crop-size crops filtered by the "
+        "Chainer port's motion rule, into shards plus manifest.json. Same seed -> same clips "
+        "whatever --workers. An existing clip set is never appended to: pass --overwrite to "
+        "replace it.",
+    )
+    parser.add_argument("-n", "--num-clips", type=_positive_int, default=500_000)
+    parser.add_argument("--train-dir", default="data/images/train")
+    parser.add_argument("--clips-dir", default="data/clips")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing clip set")
+    parser.add_argument("--crop-size", type=_positive_int, default=32)
+    parser.add_argument("--history", type=_positive_int, default=4, help="input frames")
+    parser.add_argument("--motion-threshold", type=_non_negative_float, default=100.0)
+    parser.add_argument(
+        "--keep-fraction", type=_fraction, default=0.05, help="kept without the motion check"
+    )
+    parser.add_argument("--workers", type=_positive_int, default=None, help="default: all cores")
+    parser.set_defaults(handler=_process_data)
+
+
+def _process_data(args: argparse.Namespace) -> None:
+    from msgan_lib.config import DataConfig
+    from msgan_lib.data import process_data
+
+    config = DataConfig(
+        history=args.history,
+        crop_size=args.crop_size,
+        motion_threshold=args.motion_threshold,
+        keep_without_check=args.keep_fraction,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        manifest = process_data(
+            args.train_dir,
+            args.clips_dir,
+            args.num_clips,
+            config=config,
+            seed=args.seed,
+            workers=args.workers,
+            overwrite=args.overwrite,
+        )
+    _print_data_warnings("process-data", caught)
+    counts = manifest["motion"]["counts"]
+    print(
+        f"{manifest['count']} clips {tuple(manifest['clip_shape'])} in "
+        f"{len(manifest['shards'])} shards at {args.clips_dir} in {manifest['seconds']:.1f} s "
+        f"({manifest['count'] / manifest['seconds']:.0f} clips/s); passed the motion rule: "
+        f"{counts['passed']}, kept without check: {counts['kept_without_check']}, "
+        f"no moving crop in {manifest['motion']['max_tries']} tries: "
+        f"{counts['kept_after_max_tries']}"
+    )
+
 
 # --- train (chapter 04) ---
 

@@ -23,6 +23,7 @@ class DataConfig:
     crop_size: int = 32  # paper: 32x32 training crops
     motion_threshold: float = 100.0  # Chainer port: summed squared frame difference on [-1, 1]
     keep_without_check: float = 0.05  # Chainer port: 5% of clips skip the motion check
+    max_tries: int = 100  # Chainer port: random crops tried per clip before keeping the last
 
 
 @dataclass(frozen=True)
