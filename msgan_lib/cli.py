@@ -241,6 +241,161 @@ def _process_data(args: argparse.Namespace) -> None:
 
 # --- train (chapter 04) ---
 
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (learning rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} must be a number greater than 0")
+    return value
+
+
+# `msgan train` flags that override TrainConfig fields (None: not given on the command line).
+_TRAIN_OVERRIDES = (
+    "steps",
+    "batch_size",
+    "adversarial",
+    "lr_g",
+    "lr_g_final",
+    "lr_d",
+    "seed",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "sample_every",
+    "log_every",
+    "amp",
+    "channels_last",
+    "compile",
+)
+
+
+@command
+def _train_parser(subparsers: argparse._SubParsersAction) -> None:
+    from msgan_lib.config import PRESET_NAMES
+
+    parser = subparsers.add_parser(
+        "train",
+        help="train the generator (adversarially, or on Lp + GDL only), resumable",
+        description="Train on the clips of `msgan process-data`. The run directory (--out) "
+        "collects checkpoints/step_NNNNNNN.pt, metrics.jsonl, losses.png and samples/. "
+        "Multi-GPU / multi-process: torchrun --nproc_per_node N -m msgan_lib train ... "
+        "(DistributedDataParallel; NCCL on GPUs, gloo on CPUs). Ctrl-C or SIGTERM saves a "
+        "checkpoint and stops; -r continues exactly where it stopped. When resuming, flags "
+        "not given keep the run's values; changing the model or the method is refused.",
+    )
+    group = parser.add_argument_group("Chainer port flags")
+    group.add_argument(
+        "-r",
+        "--resume",
+        action="store_true",
+        help="continue from the latest checkpoint in --out (or from -l PATH)",
+    )
+    group.add_argument(
+        "-l",
+        "--load",
+        metavar="PATH",
+        help="checkpoint, run directory or .safetensors: with -r resume from it, without -r "
+        "start a new run from its weights",
+    )
+    group.add_argument(
+        "-g", "--gpu", type=int, default=-1, help="CUDA device index; -1 = CPU (default)"
+    )
+    group.add_argument(
+        "-d", "--data", default="data/clips", help="clips directory (default: data/clips)"
+    )
+    parser.add_argument("--out", default="runs/train", help="run directory (default: runs/train)")
+    parser.add_argument(
+        "--preset", choices=PRESET_NAMES, help="model size (new runs default to paper)"
+    )
+    parser.add_argument(
+        "--steps", type=_positive_int, help="total steps of the run, resumed or not (10000)"
+    )
+    parser.add_argument("--batch-size", type=_positive_int, help="clips per minibatch (8)")
+    parser.add_argument(
+        "--no-adversarial",
+        dest="adversarial",
+        action="store_const",
+        const=False,
+        help="train on Lp + GDL only (the paper's non-adversarial baseline)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=("adam", "sgd"),
+        help="adam (default, Adam 4e-5) or sgd (the paper: G 0.04 decaying to 0.005, D 0.02)",
+    )
+    parser.add_argument("--lr-g", type=_positive_float, help="generator learning rate")
+    parser.add_argument("--lr-g-final", type=_positive_float, help="generator rate at the end")
+    parser.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate")
+    parser.add_argument("--seed", type=_non_negative_int, help="weights and data order (0)")
+    parser.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        help="bf16 autocast (default on; --no-amp for float32)",
+    )
+    parser.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        help="NHWC memory layout (default on)",
+    )
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        help="torch.compile the networks (default off)",
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=_non_negative_int, help="steps between checkpoints (500)"
+    )
+    parser.add_argument(
+        "--keep", dest="keep_checkpoints", type=_positive_int, help="checkpoints kept (3)"
+    )
+    parser.add_argument(
+        "--sample-every", type=_non_negative_int, help="steps between sample grids (500)"
+    )
+    parser.add_argument("--log-every", type=_positive_int, help="steps between metrics (10)")
+    parser.add_argument("--threads", type=_positive_int, help="CPU threads (default: all cores)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from msgan_lib import train as training
+
+    overrides = {
+        name: getattr(args, name) for name in _TRAIN_OVERRIDES if getattr(args, name) is not None
+    }
+    model_config, config = training.resolve_configs(
+        args.out,
+        resume=args.resume,
+        load=args.load,
+        preset_name=args.preset,
+        optimizer=args.optimizer,
+        overrides=overrides,
+    )
+    result = training.train(
+        args.data,
+        args.out,
+        model_config,
+        config,
+        device=training.device_from_gpu_flag(args.gpu),
+        resume=args.resume,
+        load=args.load,
+        threads=args.threads,
+        progress=not args.no_progress,
+    )
+    if result.interrupted:
+        print(
+            f"msgan train: stopped at step {result.step}, saved {result.checkpoint}; "
+            f"continue with: msgan train -r --out {args.out} -d {args.data}",
+            file=sys.stderr,
+        )
+        raise KeyboardInterrupt
+    if result.checkpoint is not None:
+        print(f"step {result.step}/{config.steps}: {result.checkpoint}")
+
+
 # --- predict, evaluate (chapter 05) ---
 
 # --- demo (README's main job) ---

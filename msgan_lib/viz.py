@@ -91,4 +91,67 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
 
 # --- chapter 04: training ---
 
+
+def training_curves(records: Sequence[dict], n_scales: int = 4) -> Figure:
+    """Loss curves of a run from its ``metrics.jsonl`` records (``msgan_lib.train``).
+
+    Panels: the generator's unweighted terms (Lp, GDL and, when adversarial, L_adv) on a log
+    scale; the discriminator's loss beside its value at chance (``2 ln 2`` per scale); the
+    mean D(real) and D(fake) probabilities with the 0.5 of a discriminator at chance. A
+    non-adversarial run shows the first panel only.
+    """
+    steps = [r["step"] for r in records]
+    adversarial = any("d_loss" in r for r in records)
+    fig, axes = plt.subplots(1, 3 if adversarial else 1, figsize=(13 if adversarial else 5, 3.2))
+    axes = np.atleast_1d(axes)
+    for key, label in (("lp", "$L_p$"), ("gdl", "GDL"), ("adv", "$L_{adv}$ (G)")):
+        if any(key in r for r in records):
+            axes[0].plot(steps, [r.get(key, np.nan) for r in records], label=label)
+    axes[0].set(xlabel="step", ylabel="loss (sum over scales)", yscale="log", title="generator")
+    axes[0].legend(fontsize=8)
+    if adversarial:
+        axes[1].plot(steps, [r["d_loss"] for r in records], color="C3")
+        chance = n_scales * 2 * np.log(2)
+        axes[1].axhline(chance, color="grey", ls=":", lw=1, label=f"chance ({chance:.2f})")
+        axes[1].set(xlabel="step", ylabel="BCE (sum over scales)", title="discriminator")
+        axes[1].legend(fontsize=8)
+        axes[2].plot(steps, [r["d_real"] for r in records], label="D(real)", color="C2")
+        axes[2].plot(steps, [r["d_fake"] for r in records], label="D(fake)", color="C1")
+        axes[2].axhline(0.5, color="grey", ls=":", lw=1)
+        axes[2].set(xlabel="step", ylabel="mean probability 'real'", ylim=(0, 1))
+        axes[2].set_title("discriminator's verdicts")
+        axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def sample_grid(
+    history: torch.Tensor, prediction: torch.Tensor, truth: torch.Tensor, title: str = ""
+) -> Figure:
+    """Held-out clips in rows: last input frame, predicted next frame, true next frame.
+
+    ``history`` ``(B, 3*T, H, W)``, ``prediction`` and ``truth`` ``(B, 3, H, W)``, in [-1, 1].
+    """
+    rows = [
+        [history[b, -3:], prediction[b], truth[b]]  # each (3, H, W)
+        for b in range(history.shape[0])
+    ]
+    fig = image_grid(rows, col_titles=["last input", "prediction", "truth"], cell_inches=1.2)
+    if title:
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+    return fig
+
+
+def image_files(paths: Sequence[str | os.PathLike[str]], titles: Sequence[str]) -> Figure:
+    """Saved images (e.g. a run's ``samples/step_*.png``) side by side with titles."""
+    fig, axes = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 4.2), squeeze=False)
+    for ax, path, title in zip(axes[0], paths, titles, strict=True):
+        ax.imshow(plt.imread(os.fspath(path)))
+        ax.set_title(title, fontsize=10)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
 # --- chapter 05: prediction and metrics ---

@@ -1,0 +1,270 @@
+"""The trainer: exact resume, clean stops, safety checks, run directory, DDP, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from msgan_lib import checkpoint as ckpt
+from msgan_lib import cli
+from msgan_lib import train as training
+from msgan_lib.config import TrainConfig, preset
+from msgan_lib.data import process_data, write_video
+from msgan_lib.fileio import MsganError
+
+TINY = preset("tiny")
+LOSS_KEYS = ("g_loss", "lp", "gdl", "adv", "d_loss", "d_real", "d_fake", "lr_g", "lr_d")
+
+
+def _config(**changes: Any) -> TrainConfig:
+    """A few-step run of the tiny preset that logs every step."""
+    base = TrainConfig(
+        steps=6,
+        batch_size=4,
+        lr_g=1e-3,
+        lr_g_final=1e-4,  # a decaying schedule, so a wrong resumed step would show
+        lr_d=1e-3,
+        log_every=1,
+        checkpoint_every=3,
+        sample_every=0,  # figures only at the end (matplotlib is the slowest part here)
+        sample_clips=3,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 40-clip set cut from two synthetic videos of a white square moving on colour."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for v in range(2):
+        video = root / "images" / "train" / f"video_{v}"
+        video.mkdir(parents=True)
+        frames = np.zeros((10, 40, 40, 3), np.uint8) + rng.integers(0, 90, 3).astype(np.uint8)
+        for t in range(10):
+            frames[t, 10 + t : 18 + t, 5 + 2 * t : 13 + 2 * t] = 255
+        write_video(frames, video)
+    process_data(root / "images" / "train", root / "clips", n_clips=40, workers=1)
+    return root / "clips"
+
+
+def _losses(records: list[dict[str, Any]]) -> list[list[float]]:
+    return [[r["step"], *(r[k] for k in LOSS_KEYS)] for r in records]
+
+
+def test_interrupted_and_resumed_run_logs_the_same_losses(
+    clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    straight = training.train(clips, tmp_path / "a", TINY, _config(), progress=False)
+
+    batches = training.ClipSampler.batches
+
+    def interrupt_at_third_step(self: training.ClipSampler, step: int) -> list[torch.Tensor]:
+        if step == 2:  # a real SIGINT, as Ctrl-C sends, while step 3 runs
+            os.kill(os.getpid(), signal.SIGINT)
+        return batches(self, step)
+
+    monkeypatch.setattr(training.ClipSampler, "batches", interrupt_at_third_step)
+    first = training.train(clips, tmp_path / "b", TINY, _config(), progress=False)
+    assert first.interrupted and first.step == 3
+    assert first.checkpoint == tmp_path / "b" / "checkpoints" / "step_0000003.pt"
+    monkeypatch.undo()
+    second = training.train(clips, tmp_path / "b", TINY, _config(), resume=True, progress=False)
+
+    assert second.step == 6 and not second.interrupted
+    assert _losses(second.records) == _losses(straight.records)  # exactly, every step
+    assert _losses(training.read_metrics(tmp_path / "b")) == _losses(straight.records)
+    for key, value in straight.generator.state_dict().items():
+        assert torch.equal(value, second.generator.state_dict()[key])
+
+
+def test_run_directory_holds_checkpoints_metrics_plots_and_samples(
+    clips: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    config = _config(keep_checkpoints=1, sample_every=3)
+    result = training.train(clips, run, TINY, config, progress=False)
+    assert [p.name for p in ckpt.list_checkpoints(run)] == ["step_0000006.pt"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step_0000003.png",
+        "step_0000006.png",
+    ]
+    assert (run / "losses.png").stat().st_size > 0
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert set(LOSS_KEYS) | {"step", "clips_per_s"} == set(records[0])
+    assert all(0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 for r in records)
+    state = torch.load(run / "checkpoints" / "step_0000006.pt", weights_only=True)
+    assert state["step"] == 6 and state["train_config"] == config.to_dict()
+    assert state["data_manifest"]["count"] == 40
+    generator = ckpt.load_generator(run)
+    history = torch.zeros(1, 12, 32, 32)
+    # The trainer's copy runs channels_last: the same weights, a different summation order.
+    torch.testing.assert_close(generator(history)[-1], result.generator(history)[-1])
+
+
+def test_steps_are_the_total_so_a_finished_run_only_loads(clips: Path, tmp_path: Path) -> None:
+    config = _config(steps=3)
+    done = training.train(clips, tmp_path, TINY, config, progress=False)
+    again = training.train(clips, tmp_path, TINY, config, resume=True, progress=False)
+    assert again.step == 3 and again.checkpoint == done.checkpoint
+    assert len(training.read_metrics(tmp_path)) == 3  # nothing was trained again
+    assert torch.equal(
+        next(iter(again.generator.state_dict().values())),
+        next(iter(done.generator.state_dict().values())),
+    )
+    with pytest.raises(MsganError, match="already holds checkpoints: pass -r"):
+        training.train(clips, tmp_path, TINY, config, progress=False)
+
+
+def test_resuming_with_another_model_or_method_is_refused(clips: Path, tmp_path: Path) -> None:
+    training.train(clips, tmp_path, TINY, _config(steps=2), progress=False)
+    with pytest.raises(MsganError, match="trained with another model"):
+        training.train(clips, tmp_path, preset("small"), _config(), resume=True, progress=False)
+    with pytest.raises(MsganError, match="batch_size 4 -> 2"):
+        config = _config(batch_size=2)
+        training.train(clips, tmp_path, TINY, config, resume=True, progress=False)
+    # The CLI resumes with the run's own settings; a different preset is an error line.
+    args = ["train", "-r", "-d", str(clips), "--out", str(tmp_path), "--no-progress"]
+    assert cli.main([*args, "--steps", "3"]) == 0
+    assert ckpt.latest_checkpoint(tmp_path).name == "step_0000003.pt"
+    assert cli.main([*args, "--preset", "small"]) == 1
+
+
+def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
+    clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real_loss = training.generator_loss
+
+    def nan_at_fifth_step(*args: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        total, terms = real_loss(*args)
+        calls.append(1)
+        return (total * float("nan"), terms) if len(calls) == 5 else (total, terms)
+
+    monkeypatch.setattr(training, "generator_loss", nan_at_fifth_step)
+    with pytest.raises(MsganError, match=r"non-finite loss at step 5 \(g_loss=nan.*step_0000004"):
+        training.train(clips, tmp_path, TINY, _config(checkpoint_every=2), progress=False)
+    assert ckpt.latest_checkpoint(tmp_path).name == "step_0000004.pt"
+    state = ckpt.load_checkpoint(tmp_path)
+    assert all(torch.isfinite(w).all() for w in state["generator"].values())
+
+
+def test_d_step_leaves_g_alone_and_g_step_leaves_d_alone() -> None:
+    step = training.TrainStep(TINY, _config(amp=False), torch.device("cpu"))
+    clips = torch.rand(4, 15, 32, 32) * 2 - 1
+    step.discriminator_step(clips)
+    assert all(p.grad is None for p in step.generator.parameters())  # fakes were constants
+    assert all(p.grad is not None for p in step.discriminator.parameters())
+    d_before = [p.detach().clone() for p in step.discriminator.parameters()]
+    step.optimizers["d"].zero_grad(set_to_none=True)
+    step.generator_step(clips)
+    assert all(p.grad is None for p in step.discriminator.parameters())  # frozen for G
+    assert all(p.grad is not None for p in step.generator.parameters())
+    assert all(
+        torch.equal(a, b) for a, b in zip(d_before, step.discriminator.parameters(), strict=True)
+    )
+    assert all(p.requires_grad for p in step.discriminator.parameters())
+
+
+def test_paper_sgd_schedule_decays_g_from_004_to_0005() -> None:
+    config = TrainConfig.with_optimizer("sgd", steps=4, batch_size=2, amp=False)
+    step = training.TrainStep(TINY, config, torch.device("cpu"))
+    assert isinstance(step.optimizers["g"], torch.optim.SGD)
+    rates = [step.learning_rates()]
+    for _ in range(4):
+        step.run([torch.rand(2, 15, 32, 32) * 2 - 1] * 2)
+        rates.append(step.learning_rates())
+    assert rates[0] == {"lr_g": 0.04, "lr_d": 0.02}
+    assert rates[-1]["lr_g"] == pytest.approx(0.005) and rates[-1]["lr_d"] == 0.02
+    assert rates[2]["lr_g"] == pytest.approx((0.04 * 0.005) ** 0.5)  # geometric midpoint
+
+
+def test_non_adversarial_run_has_no_discriminator(clips: Path, tmp_path: Path) -> None:
+    config = _config(steps=2, adversarial=False)
+    result = training.train(clips, tmp_path, TINY, config, progress=False)
+    assert result.discriminator is None
+    assert set(result.records[0]) == {"step", "g_loss", "lp", "gdl", "lr_g", "clips_per_s"}
+    assert ckpt.load_checkpoint(tmp_path)["discriminator"] == {}
+    assert ckpt.load_generator_info(tmp_path)[1]["kind"] == "l2"
+
+
+def test_sampler_is_a_function_of_step_and_splits_ranks() -> None:
+    pool = torch.arange(10, 20)
+
+    def sampler(rank: int) -> training.ClipSampler:
+        return training.ClipSampler(pool, 3, 3, 2, training.Process(rank, 2, rank))
+
+    a, b = sampler(0), sampler(1)
+    # Stream order within a step: D minibatch of rank 0, of rank 1, then G minibatches.
+    steps = [
+        torch.cat([a.batches(s)[0], b.batches(s)[0], a.batches(s)[1], b.batches(s)[1]])
+        for s in range(5)
+    ]
+    assert all(torch.equal(x, y) for x, y in zip(a.batches(4), sampler(0).batches(4), strict=True))
+    stream = torch.cat(steps)
+    for epoch in range(len(stream) // 10):  # each epoch visits every pool clip once
+        assert sorted(stream[10 * epoch : 10 * epoch + 10].tolist()) == list(range(10, 20))
+    assert not set(a.batches(0)[0].tolist()) & set(b.batches(0)[0].tolist())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, port: int, clips: str, dirs: list[str], outputs: list[str]) -> None:
+    """One of two gloo ranks: trains into the relative run dir ``run`` of its own cwd."""
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE="2",
+    )
+    os.chdir(dirs[rank])
+    result = training.train(clips, "run", TINY, _config(steps=3, amp=False), progress=False)
+    torch.save(
+        {"g": result.generator.state_dict(), "d": result.discriminator.state_dict()},
+        outputs[rank],
+    )
+
+
+def test_two_gloo_ranks_train_like_one_process_with_twice_the_batch(
+    clips: Path, tmp_path: Path
+) -> None:
+    dirs = [tmp_path / "rank0", tmp_path / "rank1"]
+    for d in dirs:
+        d.mkdir()
+    outputs = [str(tmp_path / f"weights_{r}.pt") for r in range(2)]
+    mp.start_processes(
+        _ddp_worker,
+        args=(_free_port(), str(clips), [str(d) for d in dirs], outputs),
+        nprocs=2,
+        start_method="spawn",
+    )
+    rank0, rank1 = (torch.load(p, weights_only=True) for p in outputs)
+    for net in ("g", "d"):
+        for key, value in rank0[net].items():
+            assert torch.equal(value, rank1[net][key]), f"ranks differ in {net}.{key}"
+    # Only rank 0 wrote its run directory.
+    assert ckpt.latest_checkpoint(dirs[0] / "run").name == "step_0000003.pt"
+    assert not (dirs[1] / "run").exists()
+    # Each rank trained on its own half of a batch of 8: the same as one process at batch 8.
+    single = training.train(
+        clips, tmp_path / "single", TINY, _config(steps=3, amp=False, batch_size=8), progress=False
+    )
+    for key, value in single.generator.state_dict().items():
+        torch.testing.assert_close(rank0["g"][key], value, rtol=1e-4, atol=1e-6)
