@@ -398,4 +398,137 @@ def _train(args: argparse.Namespace) -> None:
 
 # --- predict, evaluate (chapter 05) ---
 
+
+def _add_inference_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ``predict`` and ``evaluate``: models, test frames, device, output."""
+    parser.add_argument(
+        "-p",
+        "--path",
+        nargs="+",
+        required=True,
+        metavar="CHECKPOINT",
+        help="checkpoint file, run directory or shipped .safetensors weights (several: compared)",
+    )
+    parser.add_argument(
+        "--test-dir", default="data/images/test", help="test videos (default: data/images/test)"
+    )
+    parser.add_argument("--out", default="inference", help="output folder (default: inference)")
+    parser.add_argument(
+        "-g", "--gpu", type=int, default=-1, help="CUDA device index; -1 = CPU (default)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="model arithmetic; auto = bf16 where the hardware runs it natively (default)",
+    )
+    parser.add_argument("--threads", type=_positive_int, help="CPU threads (default: all cores)")
+
+
+def _inference_device(args: argparse.Namespace) -> str:
+    """The torch device of ``-g`` (setting CPU threads when asked)."""
+    import torch
+
+    from msgan_lib.train import device_from_gpu_flag
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return str(device_from_gpu_flag(args.gpu))
+
+
+@command
+def _predict_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict full test frames recursively; frames, comparisons and a GIF in inference/",
+        description="Predict -n frames recursively from the true history of one test window "
+        "(a random window with motion from a random test video unless --video/--start are "
+        "given) with each model, and write into --out: input_N.png, truth_N.png, "
+        "<model>/pred_N.png, compare_N.png (ground truth | models), prediction.gif and "
+        "prediction.json.",
+    )
+    _add_inference_arguments(parser)
+    parser.add_argument(
+        "-n", "--no_pred", type=_positive_int, default=7, help="recursive predictions (default 7)"
+    )
+    parser.add_argument("--video", help="test video: a name in --test-dir or a frame directory")
+    parser.add_argument(
+        "--start", type=_non_negative_int, help="index of the first history frame in the video"
+    )
+    parser.add_argument("--seed", type=int, help="seed choosing video and start (default: random)")
+    parser.set_defaults(handler=_predict)
+
+
+def _predict(args: argparse.Namespace) -> None:
+    import random
+
+    from msgan_lib.predict import run_predict
+
+    device = _inference_device(args)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    prediction, files = run_predict(
+        args.path,
+        test_dir=args.test_dir,
+        steps=args.no_pred,
+        video=args.video,
+        start=args.start,
+        seed=seed,
+        out=args.out,
+        device=device,
+        precision=args.precision,
+    )
+    chosen = f" (chosen with --seed {prediction.seed})" if prediction.seed is not None else ""
+    print(
+        f"{args.no_pred} frames predicted from {prediction.video} starting at frame "
+        f"{prediction.start}{chosen} by {', '.join(prediction.predictions)}"
+    )
+    print(f"wrote {sum(len(paths) for paths in files.values())} files into {args.out}/")
+    print(f"  GIF: {files['gif'][0]}")
+
+
+@command
+def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="PSNR / SSIM / sharpness per step against the last_input and history_mean baselines",
+        description="Score each model, the last_input baseline (copy the last true frame) and "
+        "the history_mean baseline (mean of the true history) over windows of the test "
+        "videos, recursively for --steps steps, on full frames and on moving pixels. Writes "
+        "metrics.csv (model, step, metric, region, mean, std, n), metrics.md and metrics.png.",
+    )
+    _add_inference_arguments(parser)
+    parser.add_argument("--steps", type=_positive_int, default=8, help="recursive steps (8)")
+    parser.add_argument(
+        "--windows", type=_non_negative_int, default=64, help="most windows scored; 0 = all (64)"
+    )
+    parser.add_argument(
+        "--stride", type=_positive_int, help="frames between window starts (default: no overlap)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed drawing the windows (0)")
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=8, help="windows per forward pass (8)"
+    )
+    parser.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from msgan_lib.predict import run_evaluate
+
+    _, paths = run_evaluate(
+        args.path,
+        test_dir=args.test_dir,
+        steps=args.steps,
+        max_windows=args.windows or None,
+        stride=args.stride,
+        seed=args.seed,
+        out=args.out,
+        device=_inference_device(args),
+        precision=args.precision,
+        batch_size=args.batch_size,
+        log=lambda line: print(line, flush=True),
+    )
+    print(paths["md"].read_text())
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
 # --- demo (README's main job) ---

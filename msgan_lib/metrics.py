@@ -63,10 +63,10 @@ def _check_frames(pred: torch.Tensor, target: torch.Tensor) -> None:
             raise MsganError(f"{name} must be a float tensor in [0, 1], got {frames.dtype}")
         if frames.numel() == 0:
             raise MsganError(f"{name} is empty: shape {tuple(frames.shape)}")
-        if not torch.isfinite(frames).all():
-            raise MsganError(f"{name} contains NaN or inf")
-        low, high = frames.min().item(), frames.max().item()
-        if low < -_RANGE_SLACK or high > 1.0 + _RANGE_SLACK:
+        low, high = (value.item() for value in torch.aminmax(frames))  # NaN propagates
+        if math.isnan(low) or math.isnan(high):
+            raise MsganError(f"{name} contains NaN")
+        if not (low >= -_RANGE_SLACK and high <= 1.0 + _RANGE_SLACK):
             raise MsganError(
                 f"{name} must be in [0, 1] but spans [{low:.3g}, {high:.3g}]; "
                 "frames in [-1, 1] go through msgan_lib.metrics.to_unit first"
@@ -98,14 +98,13 @@ def _check_mask(mask: torch.Tensor | None, frames: torch.Tensor) -> torch.Tensor
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Per-sample mean of a ``(B, C, H, W)`` map over all of it or over the masked pixels.
 
-    Returns ``(B,)`` float64; NaN where the mask selects nothing.
+    ``mask`` is ``(B, H, W)`` bool. Sums accumulate in float64. Returns ``(B,)`` float64;
+    NaN where the mask selects nothing.
     """
-    values = values.double()
     if mask is None:
-        return values.flatten(1).mean(1)
-    weights = mask[:, None].expand_as(values).double()  # (B, C, H, W)
-    count = weights.flatten(1).sum(1)
-    total = (values * weights).flatten(1).sum(1)
+        return values.flatten(1).sum(1, dtype=torch.float64) / values[0].numel()
+    count = mask.flatten(1).sum(1).double() * values.shape[1]
+    total = (values * mask[:, None]).flatten(1).sum(1, dtype=torch.float64)  # mask (B,1,H,W)
     return torch.where(count > 0, total / count.clamp(min=1), torch.nan)
 
 
@@ -123,9 +122,12 @@ def psnr(
     Capped at :data:`MAX_DB` for a perfect prediction. Returns ``(B,)`` float64.
     """
     _check_frames(pred, target)
-    mask = _check_mask(mask, pred)
-    squared_error = (pred.double() - target.double()) ** 2  # (B, 3, H, W)
-    return _decibels(_masked_mean(squared_error, mask))
+    return _decibels(_masked_mean(_squared_error(pred, target), _check_mask(mask, pred)))
+
+
+def _squared_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``(pred - target)^2`` per channel and pixel, float32 ``(B, 3, H, W)``."""
+    return (pred.float() - target.float()) ** 2
 
 
 def ssim_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -135,6 +137,11 @@ def ssim_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     et al. (2004): Gaussian window with sigma 1.5, population covariance, data range 1.
     """
     _check_frames(pred, target)
+    return _ssim_map(pred, target)
+
+
+def _ssim_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """:func:`ssim_map` without the input checks."""
     height, width = pred.shape[-2:]
     if min(height, width) < _SSIM_WINDOW:
         raise MsganError(
@@ -186,8 +193,7 @@ def ssim(
     Returns ``(B,)`` float64 in [-1, 1].
     """
     _check_frames(pred, target)
-    mask = _check_mask(mask, pred)
-    return _ssim_from_map(ssim_map(pred, target), mask)
+    return _ssim_from_map(_ssim_map(pred, target), _check_mask(mask, pred))
 
 
 def _gradient_sum(frames: torch.Tensor) -> torch.Tensor:
@@ -214,8 +220,16 @@ def sharp_diff(
     Capped at :data:`MAX_DB` for identical gradients. Returns ``(B,)`` float64.
     """
     _check_frames(pred, target)
-    mask = _check_mask(mask, pred)
-    difference = (_gradient_sum(target.double()) - _gradient_sum(pred.double())).abs()
+    return _sharp_from_map(_gradient_difference(pred, target), _check_mask(mask, pred))
+
+
+def _gradient_difference(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``|(gx + gy)(target) - (gx + gy)(pred)|``, float32 ``(B, 3, H-1, W-1)``."""
+    return (_gradient_sum(target.float()) - _gradient_sum(pred.float())).abs()
+
+
+def _sharp_from_map(difference: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Sharpness difference in dB from a gradient-difference map and a (B, H, W) mask."""
     cropped_mask = None if mask is None else mask[:, :-1, :-1]  # (B, H-1, W-1)
     return _decibels(_masked_mean(difference, cropped_mask))
 
@@ -244,14 +258,16 @@ def frame_metrics(
     """
     _check_frames(pred, target)
     mask = _check_mask(mask, pred)
-    similarity = ssim_map(pred, target)
+    squared_error = _squared_error(pred, target)
+    similarity = _ssim_map(pred, target)
+    difference = _gradient_difference(pred, target)
     return {
-        ("psnr", "full"): psnr(pred, target),
-        ("psnr", "moving"): psnr(pred, target, mask),
+        ("psnr", "full"): _decibels(_masked_mean(squared_error, None)),
+        ("psnr", "moving"): _decibels(_masked_mean(squared_error, mask)),
         ("ssim", "full"): _ssim_from_map(similarity, None),
         ("ssim", "moving"): _ssim_from_map(similarity, mask),
-        ("sharp_diff", "full"): sharp_diff(pred, target),
-        ("sharp_diff", "moving"): sharp_diff(pred, target, mask),
+        ("sharp_diff", "full"): _sharp_from_map(difference, None),
+        ("sharp_diff", "moving"): _sharp_from_map(difference, mask),
     }
 
 

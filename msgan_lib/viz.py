@@ -155,3 +155,102 @@ def image_files(paths: Sequence[str | os.PathLike[str]], titles: Sequence[str]) 
 
 
 # --- chapter 05: prediction and metrics ---
+
+
+def labelled_row(
+    panels: Sequence[np.ndarray], labels: Sequence[str], title: str = "", scale: int = 2
+) -> np.ndarray:
+    """Frames side by side under a title line and one label per frame, as a uint8 image.
+
+    ``panels`` are ``(H, W, 3)`` uint8 frames of one size, enlarged ``scale`` times with
+    nearest neighbour (Atari pixels stay crisp). Used for ``compare_N.png`` and the GIF.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    height, width = panels[0].shape[:2]
+    gap, line = 4, 16
+    header = (2 if title else 1) * line
+    canvas = Image.new(
+        "RGB",
+        (len(panels) * (width * scale + gap) - gap, header + height * scale),
+        (24, 24, 24),
+    )
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=12)
+    if title:
+        draw.text((2, 1), title, fill=(255, 255, 255), font=font)
+    for index, (panel, label) in enumerate(zip(panels, labels, strict=True)):
+        left = index * (width * scale + gap)
+        image = Image.fromarray(panel).resize((width * scale, height * scale), Image.NEAREST)
+        canvas.paste(image, (left, header))
+        draw.text((left + 2, header - line + 1), label, fill=(255, 220, 120), font=font)
+    return np.asarray(canvas)
+
+
+def save_gif(
+    frames: Sequence[np.ndarray], path: str | os.PathLike[str], duration_ms: int = 400
+) -> None:
+    """Write ``(H, W, 3)`` uint8 frames as a looping animated GIF, atomically."""
+    from PIL import Image
+
+    images = [Image.fromarray(frame) for frame in frames]
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+
+
+def prediction_grid(
+    truth: np.ndarray, predictions: dict[str, np.ndarray], last_input: np.ndarray | None = None
+) -> Figure:
+    """Recursive predictions against the truth: one row per source, one column per step.
+
+    ``truth`` and each of ``predictions`` are ``(S, H, W, 3)`` uint8; with ``last_input``
+    ``(H, W, 3)`` a first column shows the last true input frame in every row.
+    """
+    prefix = [] if last_input is None else [last_input]
+    rows = [[*prefix, *truth]] + [[*prefix, *frames] for frames in predictions.values()]
+    steps = [f"step {s}" for s in range(1, len(truth) + 1)]
+    col_titles = (["last input"] if last_input is not None else []) + steps
+    return image_grid(rows, row_titles=["truth", *predictions], col_titles=col_titles)
+
+
+_METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "sharp_diff": "sharpness diff. (dB)"}
+_BASELINE_STYLE = {"last_input": ("black", "--"), "history_mean": ("grey", ":")}
+
+
+def metrics_vs_step(rows: Sequence, regions: Sequence[str] = ("full", "moving")) -> Figure:
+    """Each metric against the recursion step, models and baselines as lines.
+
+    ``rows`` are :class:`msgan_lib.predict.MetricRow` (model, step, metric, region, mean,
+    std, n); one panel per (region, metric), mean with a band of one standard error.
+    Baselines are drawn dashed (``last_input``) and dotted (``history_mean``).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    metric_names = list(dict.fromkeys(r.metric for r in rows))
+    models = list(dict.fromkeys(r.model for r in rows))
+    fig, axes = plt.subplots(
+        len(regions),
+        len(metric_names),
+        figsize=(4 * len(metric_names), 2.8 * len(regions)),
+        squeeze=False,
+    )
+    for i, region in enumerate(regions):
+        for j, metric in enumerate(metric_names):
+            ax = axes[i][j]
+            for k, model in enumerate(models):
+                line = sorted(
+                    (r for r in rows if (r.model, r.metric, r.region) == (model, metric, region)),
+                    key=lambda r: r.step,
+                )
+                steps = np.array([r.step for r in line])
+                mean = np.array([r.mean for r in line])
+                error = np.array([r.std / np.sqrt(r.n) if r.n else np.nan for r in line])
+                color, style = _BASELINE_STYLE.get(model, (f"C{k}", "-"))
+                ax.plot(steps, mean, style, color=color, marker="o", ms=3, label=model)
+                ax.fill_between(steps, mean - error, mean + error, color=color, alpha=0.15)
+            ax.set(xlabel="recursion step", ylabel=_METRIC_LABELS.get(metric, metric))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title(f"{metric}, {region} pixels", fontsize=10)
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
