@@ -56,6 +56,53 @@ def upsample(frames: torch.Tensor) -> torch.Tensor:
     return F.interpolate(frames, scale_factor=2, mode="nearest")
 
 
+def pad_to_multiple(frames: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Reflect-pad the bottom and right of ``(B, C, H, W)`` up to multiples of ``multiple``.
+
+    Needs ``H, W >= multiple`` (reflection cannot pad more than the side minus one); a frame
+    whose sides are already multiples is returned as it is.
+    """
+    height, width = frames.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    if not (pad_h or pad_w):
+        return frames
+    return F.pad(frames, (0, pad_w, 0, pad_h), mode="reflect")  # (B, C, H + pad_h, W + pad_w)
+
+
+def _check_size(height: int, width: int, n_scales: int, who: str) -> None:
+    """Both sides must hold at least one pixel of the coarsest scale."""
+    multiple = 2 ** (n_scales - 1)
+    if height < multiple or width < multiple:
+        raise MsganError(
+            f"{who}: frames of {height}x{width} are too small for {n_scales} scales: the "
+            f"coarsest scale is 1/{multiple} of the frame, so both sides need at least "
+            f"{multiple} pixels"
+        )
+
+
+def pyramid_round_trip(
+    frames: torch.Tensor, n_scales: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """A frame down the pyramid and one step back up, as the generator sees it.
+
+    Returns ``(levels, from_coarser)``. ``levels[k]`` is ``frames`` ``(B, C, H, W)``
+    average-pooled to scale k, coarsest first, at the generator's output size for scale k
+    (the padding and cropping of :class:`Generator`). ``from_coarser[k - 1]`` is level k-1
+    upsampled to scale k (for k = 1 .. n-1): what scale k would receive from a perfect
+    coarser scale. ``levels[k] - from_coarser[k - 1]`` is the detail that only scale k can
+    add, the "Laplacian" of the pyramid.
+    """
+    height, width = frames.shape[-2:]
+    _check_size(height, width, n_scales, "pyramid_round_trip")
+    padded = pad_to_multiple(frames, 2 ** (n_scales - 1))  # (B, C, Hp, Wp)
+    factors = [2 ** (n_scales - 1 - k) for k in range(n_scales)]
+    pooled = [downsample(padded, f) for f in factors]  # (B, C, Hp / f, Wp / f) per scale
+    sizes = [(height // f, width // f) for f in factors]
+    levels = [p[:, :, :h, :w] for p, (h, w) in zip(pooled, sizes, strict=True)]
+    from_coarser = [upsample(pooled[k - 1])[:, :, :h, :w] for k, (h, w) in enumerate(sizes) if k]
+    return levels, from_coarser
+
+
 def _scale_name(config: ModelConfig, k: int) -> str:
     """``"1/8"`` ... ``"1"``: scale k's size relative to the frame."""
     factor = 2 ** (config.n_scales - 1 - k)
@@ -130,18 +177,9 @@ class Generator(nn.Module):
         """
         _check_history(history, self.config, "Generator")
         n = self.config.n_scales
-        multiple = 2 ** (n - 1)
         height, width = history.shape[-2:]
-        if height < multiple or width < multiple:
-            raise MsganError(
-                f"Generator: frames of {height}x{width} are too small for {n} scales: the "
-                f"coarsest scale is 1/{multiple} of the frame, so both sides need at least "
-                f"{multiple} pixels"
-            )
-        pad_h, pad_w = -height % multiple, -width % multiple
-        if pad_h or pad_w:
-            # (B, 3T, H + pad_h, W + pad_w): bottom/right reflection, cropped off below.
-            history = F.pad(history, (0, pad_w, 0, pad_h), mode="reflect")
+        _check_size(height, width, n, "Generator")
+        history = pad_to_multiple(history, 2 ** (n - 1))  # (B, 3T, Hp, Wp), cropped off below
 
         predictions: list[torch.Tensor] = []
         previous: torch.Tensor | None = None

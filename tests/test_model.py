@@ -12,7 +12,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from msgan_lib.config import ModelConfig, preset
 from msgan_lib.fileio import MsganError
 from msgan_lib.losses import scale_targets
-from msgan_lib.model import Discriminator, Generator, format_summary, model_summary, upsample
+from msgan_lib.model import (
+    Discriminator,
+    Generator,
+    format_summary,
+    model_summary,
+    pyramid_round_trip,
+    upsample,
+)
 
 TINY = preset("tiny")
 
@@ -63,6 +70,31 @@ def test_odd_sizes_are_reflect_padded_bottom_right_then_cropped() -> None:
     for pred, pred_padded in zip(preds, preds_padded, strict=True):
         h, w = pred.shape[-2:]
         torch.testing.assert_close(pred, pred_padded[:, :, :h, :w])
+
+
+def test_pyramid_is_the_avg_pool_pyramid_of_the_unpadded_frame() -> None:
+    frame = torch.rand(2, 3, 210, 160)
+    levels, from_coarser = pyramid_round_trip(frame, 4)
+    for k, level in enumerate(levels):
+        factor = 2 ** (3 - k)
+        expected = F.avg_pool2d(frame, factor) if factor > 1 else frame  # floor sizes
+        torch.testing.assert_close(level, expected)
+    assert [tuple(u.shape[-2:]) for u in from_coarser] == [(52, 40), (105, 80), (210, 160)]
+    # 105x80 -> 210x160 doubles exactly; 52x40 -> 105x80 came from the padded 54x40 level.
+    torch.testing.assert_close(from_coarser[2], upsample(levels[2]))
+    preds = Generator(TINY)(history(1, 210, 160))
+    assert [p.shape[-2:] for p in preds] == [level.shape[-2:] for level in levels]
+
+
+def test_pyramid_round_trip_on_crops_matches_the_loss_targets() -> None:
+    frame = torch.rand(2, 3, 32, 32)
+    levels, from_coarser = pyramid_round_trip(frame, 4)
+    for level, target in zip(levels, scale_targets(frame, 4), strict=True):
+        torch.testing.assert_close(level, target)
+    for k, up in enumerate(from_coarser, start=1):
+        torch.testing.assert_close(up, upsample(levels[k - 1]))
+    with pytest.raises(MsganError, match="too small"):
+        pyramid_round_trip(torch.zeros(1, 3, 5, 32), 4)
 
 
 def test_paper_generator_parameter_count() -> None:
