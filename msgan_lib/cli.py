@@ -134,6 +134,9 @@ def _record_pacman_parser(subparsers: argparse._SubParsersAction) -> None:
         "--frames-per-episode", type=_positive_int, default=1000, help="most frames per episode"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--merge", type=_positive_int, default=2, help="emulator frames merged per stored frame"
+    )
     parser.add_argument("--workers", type=_positive_int, default=None, help="default: all cores")
     parser.add_argument("--overwrite", action="store_true", help="replace existing recorded splits")
     parser.set_defaults(handler=_record_pacman)
@@ -147,7 +150,7 @@ def _record_pacman(args: argparse.Namespace) -> None:
         train_episodes=args.train_episodes,
         test_episodes=args.test_episodes,
         seed=args.seed,
-        config=RecordConfig(frames_per_episode=args.frames_per_episode),
+        config=RecordConfig(frames_per_episode=args.frames_per_episode, merge=args.merge),
         workers=args.workers,
         overwrite=args.overwrite,
     )

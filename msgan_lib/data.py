@@ -291,6 +291,26 @@ def merge_flicker(frames: np.ndarray) -> np.ndarray:
     return merged
 
 
+GHOST_COLOURS = {  # RGB of the four ghosts in the Atari game, read from its frames
+    "red": (200, 72, 72),
+    "pink": (198, 89, 179),
+    "cyan": (84, 184, 153),
+    "orange": (180, 122, 48),
+}
+
+
+def visible_ghosts(frames: np.ndarray) -> np.ndarray:
+    """Which of the four ghosts (:data:`GHOST_COLOURS`) each ``(N, H, W, 3)`` frame shows.
+
+    Returns ``(N, 4)`` booleans, a measure of flicker for chapter 01 (a ghost overlapped by
+    another is missed, so not every frame shows all 4 even without flicker).
+    """
+    present = [
+        (frames == np.array(c, dtype=np.uint8)).all(-1).any((1, 2)) for c in GHOST_COLOURS.values()
+    ]
+    return np.stack(present, axis=1)  # (N, 4)
+
+
 def episode_seed(seed: int, split: str, episode: int) -> np.random.SeedSequence:
     """The seed stream of one episode: distinct for every (run seed, split, episode)."""
     return np.random.SeedSequence(seed, spawn_key=(("train", "test").index(split), episode))
@@ -470,9 +490,11 @@ def _motion_energy_map(frames: np.ndarray, history: int, crop: int) -> np.ndarra
     chunk = 32
     for start in range(0, n_windows, chunk):
         stop = min(start + chunk, n_windows)
-        block = frames[start : stop + history].astype(np.int32)  # (w+h, H, W, 3)
-        diff = block[1:] - block[:-1]
-        pixel = (diff * diff).sum(axis=3)  # (w+h-1, H, W): energy of each step
+        block = frames[start : stop + history]  # (w+h, H, W, 3)
+        diff = block[1:].astype(np.int16) - block[:-1]
+        square = diff.astype(np.int32)
+        square *= square
+        pixel = square[..., 0] + square[..., 1] + square[..., 2]  # (w+h-1, H, W): each step
         window = pixel[: stop - start].copy()
         for step in range(1, history):
             window += pixel[step : step + stop - start]  # (w, H, W): energy of each window
@@ -491,7 +513,9 @@ def motion_score_map(frames: np.ndarray, history: int = 4, crop_size: int = 32) 
     ``frames`` is ``(T, H, W, 3)`` uint8; the result is ``(T-history, H-crop+1, W-crop+1)``
     with entry ``[t, y, x]`` the score of ``frames[t:t+history+1, y:y+crop, x:x+crop]``.
     """
-    return (_motion_energy_map(frames, history, crop_size) / PIXEL_SCALE**2).astype(np.float32)
+    scores = _motion_energy_map(frames, history, crop_size).astype(np.float32)
+    scores *= np.float32(1 / PIXEL_SCALE**2)
+    return scores
 
 
 KEPT_PASSED, KEPT_WITHOUT_CHECK, KEPT_AFTER_MAX_TRIES = 0, 1, 2
@@ -499,23 +523,23 @@ KEEP_REASONS = ("passed", "kept_without_check", "kept_after_max_tries")
 
 
 def draw_crops(
-    energy: np.ndarray, n: int, rng: np.random.Generator, config: DataConfig
+    scores: np.ndarray, n: int, rng: np.random.Generator, config: DataConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Draw ``n`` clips from one video with the Chainer port's rule, all at once.
 
     For each clip: a random window; with probability ``config.keep_without_check`` its first
     random crop is kept as is; otherwise up to ``config.max_tries`` random crops are tried
     and the first whose motion score exceeds ``config.motion_threshold`` is kept (after
-    ``max_tries`` misses the last try is kept, as in the port). ``energy`` comes from
-    :func:`_motion_energy_map`. Returns ``t, y, x, reason, score`` arrays of length ``n``.
+    ``max_tries`` misses the last try is kept, as in the port). ``scores`` comes from
+    :func:`motion_score_map`. Returns ``t, y, x, reason, score`` arrays of length ``n``.
     """
-    n_windows, n_y, n_x = energy.shape
-    threshold = config.motion_threshold * PIXEL_SCALE**2
+    n_windows, n_y, n_x = scores.shape
+    threshold = config.motion_threshold
     t = rng.integers(n_windows, size=n)
     without_check = rng.random(n) < config.keep_without_check
     ys = rng.integers(n_y, size=(n, config.max_tries))
     xs = rng.integers(n_x, size=(n, config.max_tries))
-    tries = energy[t[:, None], ys, xs]  # (n, max_tries)
+    tries = scores[t[:, None], ys, xs]  # (n, max_tries)
     passed = tries > threshold
     first = passed.argmax(axis=1)
     any_passed = passed.any(axis=1)
@@ -527,33 +551,30 @@ def draw_crops(
     )
     rows = np.arange(n)
     y, x = ys[rows, choice], xs[rows, choice]
-    score = tries[rows, choice] / PIXEL_SCALE**2
-    return t, y, x, reason, score
+    return t, y, x, reason, tries[rows, choice]
 
 
 # ---------------------------------------------------------------------------------------
 # Clip shards
 
 
-def cut_clips(
+def encode_shard(
     frames: np.ndarray, t: np.ndarray, y: np.ndarray, x: np.ndarray, history: int, crop: int
 ) -> np.ndarray:
-    """Clips ``frames[t:t+history+1, y:y+crop, x:x+crop]`` as ``(N, history+1, 3, crop, crop)``."""
-    clips = np.stack(
-        [
-            frames[a : a + history + 1, b : b + crop, c : c + crop]
-            for a, b, c in zip(t, y, x, strict=True)
-        ]
-    )  # (N, history+1, crop, crop, 3)
-    return np.ascontiguousarray(clips.transpose(0, 1, 4, 2, 3))  # (N, history+1, 3, crop, crop)
+    """Cut clips ``frames[t:t+history+1, y:y+crop, x:x+crop]`` and pack them into one shard.
 
-
-def encode_shard(clips: np.ndarray) -> np.ndarray:
-    """Pack uint8 clips ``(N, ...)`` into one byte array: int64 offsets, then zlib streams.
-
-    Bytes ``[offsets[i], offsets[i+1])`` hold clip i, so one clip decodes without the rest.
+    The shard is a uint8 byte array: ``N + 1`` int64 offsets, then one zlib stream per clip
+    (bytes ``[offsets[i], offsets[i+1])``), each clip stored channel-first as
+    ``(history+1, 3, crop, crop)``, so one clip decodes without the rest. Clips are cut in
+    order of their window so that neighbouring cuts share frames in the CPU cache (about
+    8x faster than cutting in random order), and each is compressed straight from the
+    frames, with no array of all clips in between.
     """
-    blobs = [zlib.compress(clip.tobytes(), CLIP_LEVEL) for clip in clips]
+    blobs: list[bytes] = [b""] * len(t)
+    for i in np.argsort(t, kind="stable"):
+        a, b, c = t[i], y[i], x[i]
+        clip = frames[a : a + history + 1, b : b + crop, c : c + crop]  # (T+1, crop, crop, 3)
+        blobs[i] = zlib.compress(clip.transpose(0, 3, 1, 2).tobytes(), CLIP_LEVEL)
     table = 8 * (len(blobs) + 1)
     offsets = np.cumsum([table, *map(len, blobs)], dtype="<i8")  # (N+1,)
     return np.frombuffer(offsets.tobytes() + b"".join(blobs), dtype=np.uint8)
@@ -582,15 +603,15 @@ def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
     """Cut one video's clips and write its shards; returns per-shard statistics."""
     frames = load_video(job.video_dir)
     crop, history = job.config.crop_size, job.config.history
-    energy = _motion_energy_map(frames, history, crop)
+    scores = motion_score_map(frames, history, crop)
     rng = np.random.default_rng(np.random.SeedSequence(job.seed, spawn_key=(job.video_index,)))
-    t, y, x, reason, score = draw_crops(energy, job.n_clips, rng, job.config)
-    del energy
+    t, y, x, reason, score = draw_crops(scores, job.n_clips, rng, job.config)
+    del scores
     results, start = [], 0
     for name, count in job.shards:
         part = slice(start, start + count)
         start += count
-        data = encode_shard(cut_clips(frames, t[part], y[part], x[part], history, crop))
+        data = encode_shard(frames, t[part], y[part], x[part], history, crop)
         with atomic_path(job.out_dir / name) as tmp:
             np.save(tmp, data)
         results.append(

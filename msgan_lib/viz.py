@@ -85,6 +85,82 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> None:
 
 # --- chapter 01: data ---
 
+
+def clip_cut(
+    frames: np.ndarray, t: int, y: int, x: int, history: int = 4, crop: int = 32
+) -> Figure:
+    """How a training clip is cut: the window's full frames with the crop outlined (top)
+    and the cropped clip (bottom), input frames then the frame to predict.
+
+    ``frames`` is a video ``(T, H, W, 3)`` uint8; the clip is
+    ``frames[t:t+history+1, y:y+crop, x:x+crop]``.
+    """
+    n = history + 1
+    fig, axes = plt.subplots(2, n, figsize=(2.0 * n, 4.6), height_ratios=[2.2, 1])
+    for k in range(n):
+        top, bottom = axes[0][k], axes[1][k]
+        top.imshow(frames[t + k], interpolation="nearest")
+        top.add_patch(
+            plt.Rectangle((x - 0.5, y - 0.5), crop, crop, fill=False, color="white", lw=1.5)
+        )
+        top.set_title(f"frame {t + k}" + (" (target)" if k == history else ""), fontsize=9)
+        bottom.imshow(frames[t + k, y : y + crop, x : x + crop], interpolation="nearest")
+        for ax in (top, bottom):
+            ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def motion_histogram(scores: np.ndarray, threshold: float, title: str = "") -> Figure:
+    """Histogram of motion scores (log bins) with the keep threshold marked.
+
+    Scores of exactly 0 (no pixel changes) cannot sit on a log axis; their share is given
+    in the legend instead.
+    """
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    moving = scores[scores > 0]
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    if len(moving):
+        bins = np.logspace(np.log10(moving.min()), np.log10(moving.max()) + 1e-9, 60)
+        ax.hist(moving, bins=bins, color="tab:blue", alpha=0.8)
+    ax.set_xscale("log")
+    ax.axvline(threshold, color="tab:red", lw=1.5, label=f"threshold {threshold:g}")
+    ax.plot([], [], " ", label=f"score 0 (static): {np.mean(scores == 0):.0%} of crops")
+    ax.set_xlabel("motion score: summed squared frame difference on [-1, 1]")
+    ax.set_ylabel("crops")
+    ax.set_title(title)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def binned_histogram(
+    edges: Sequence[float], counts: Sequence[int], threshold: float, xlabel: str = ""
+) -> Figure:
+    """A histogram given as bin ``edges`` and ``counts`` (e.g. from a clip manifest), on a
+    log axis that is linear near 0, with the keep threshold marked."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    ax.stairs(counts, edges, fill=True, alpha=0.8, color="tab:blue")
+    ax.set_xscale("symlog", linthresh=0.1)
+    ax.axvline(threshold, color="tab:red", lw=1.5, label=f"threshold {threshold:g}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("clips")
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def bar_counts(counts: dict[str, float], title: str = "", ylabel: str = "") -> Figure:
+    """A small bar chart of named values (e.g. ghosts visible per sampling method)."""
+    fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(counts), 3.0))
+    bars = ax.bar(list(counts), list(counts.values()), color="tab:blue")
+    ax.bar_label(bars, fmt="%.2f", fontsize=9)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
 # --- chapter 02: model ---
 
 # --- chapter 03: losses ---

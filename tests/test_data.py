@@ -20,7 +20,6 @@ from msgan_lib.data import (
     ClipDataset,
     DataWarning,
     RecordConfig,
-    _motion_energy_map,
     draw_crops,
     encode_png,
     import_video,
@@ -179,20 +178,20 @@ def test_motion_score_map_matches_direct_scores() -> None:
 
 def test_motion_rule_keeps_only_moving_crops_unless_told_otherwise() -> None:
     frames = moving_square_video(10)
-    energy = _motion_energy_map(frames, 4, 16)
+    scores = motion_score_map(frames, 4, 16)
     rng = np.random.default_rng(0)
     config = DataConfig(crop_size=16, keep_without_check=0.0)
-    t, y, x, reason, score = draw_crops(energy, 500, rng, config)
+    t, y, x, reason, score = draw_crops(scores, 500, rng, config)
     assert (reason == KEPT_PASSED).all() and (score > 100).all()
     assert (y <= 7).all()  # every kept crop overlaps the square's rows 2..7
     for i in range(20):
         clip = frames[t[i] : t[i] + 5, y[i] : y[i] + 16, x[i] : x[i] + 16]
         assert motion_score(clip) == pytest.approx(score[i], rel=1e-6)
     never = DataConfig(crop_size=16, keep_without_check=0.0, motion_threshold=1e9, max_tries=7)
-    _, _, _, reason, _ = draw_crops(energy, 50, rng, never)
+    _, _, _, reason, _ = draw_crops(scores, 50, rng, never)
     assert (reason == KEPT_AFTER_MAX_TRIES).all()
     always = DataConfig(crop_size=16, keep_without_check=1.0)
-    _, y, _, reason, _ = draw_crops(energy, 300, rng, always)
+    _, y, _, reason, _ = draw_crops(scores, 300, rng, always)
     assert (reason == KEPT_WITHOUT_CHECK).all() and (y > 7).any()  # static crops appear
 
 
