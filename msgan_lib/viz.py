@@ -163,6 +163,83 @@ def bar_counts(counts: dict[str, float], title: str = "", ylabel: str = "") -> F
 
 # --- chapter 02: model ---
 
+
+def scale_grid(
+    rows: Sequence[Sequence[torch.Tensor | None]],
+    row_titles: Sequence[str],
+    col_titles: Sequence[str],
+    detail_rows: Sequence[int] = (),
+    cell_inches: float = 2.0,
+) -> Figure:
+    """One column per pyramid scale, every panel drawn at the same size.
+
+    ``rows[r][c]`` is a frame ``(3, h, w)`` in [-1, 1] (or a batch of one, ``(1, 3, h, w)``,
+    as the models return it), or ``None`` for an empty cell. Rows
+    listed in ``detail_rows`` hold differences of two frames instead; they are drawn as
+    the mean absolute value over RGB on one shared colour scale (0 = no difference, 2 = the
+    full range), with a colour bar. Coarse scales look blocky because each panel fills the
+    same area whatever its resolution: that is what the next scale has to refine.
+    """
+    rows = [[p[0] if p is not None and p.dim() == 4 else p for p in row] for row in rows]
+    n_rows, n_cols = len(rows), max(len(row) for row in rows)
+    shapes = [panel.shape for row in rows for panel in row if panel is not None]
+    aspect = shapes[0][-2] / shapes[0][-1]
+    fig, axes = plt.subplots(
+        n_rows,
+        n_cols,
+        figsize=(cell_inches * n_cols + 1.5, cell_inches * aspect * n_rows + 0.4),
+        squeeze=False,
+        layout="constrained",
+    )
+    details = [
+        panel.detach().float().abs().mean(0).cpu().numpy()
+        for r in detail_rows
+        for panel in rows[r]
+        if panel is not None
+    ]
+    top = max((float(d.max()) for d in details), default=1.0) or 1.0
+    image = None
+    for r, row in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.set(xticks=[], yticks=[])
+            ax.grid(False)
+            ax.spines[:].set_visible(False)
+            panel = row[c] if c < len(row) else None
+            if panel is None:
+                continue
+            if r in detail_rows:
+                values = panel.detach().float().abs().mean(0).cpu().numpy()  # (h, w)
+                image = ax.imshow(values, cmap="magma", vmin=0, vmax=top, interpolation="nearest")
+            else:
+                ax.imshow(to_image(panel), interpolation="nearest")
+            if r == 0 and c < len(col_titles):
+                ax.set_title(col_titles[c], fontsize=9)
+        axes[r][0].set_ylabel(row_titles[r], fontsize=9)
+    if image is not None:
+        fig.colorbar(image, ax=[axes[r][-1] for r in detail_rows], shrink=0.8, label="mean |diff|")
+    return fig
+
+
+def scale_costs(summaries: dict[str, Sequence[dict]], network: str = "G") -> Figure:
+    """Forward GFLOP per scale of several presets (rows of ``model.model_summary``), log scale.
+
+    One group of bars per scale, one bar per preset: the finest scale dominates the cost.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    n_presets = len(summaries)
+    for i, (name, rows) in enumerate(summaries.items()):
+        scales = [r for r in rows if r["network"] == network and r["scale"] != "total"]
+        positions = np.arange(len(scales)) + (i - (n_presets - 1) / 2) * 0.8 / n_presets
+        ax.bar(positions, [r["flops"] / 1e9 for r in scales], 0.8 / n_presets, label=name)
+        ax.set_xticks(np.arange(len(scales)), [f"{r['scale']}\n{r['size']}" for r in scales])
+    ax.set(yscale="log", ylabel="forward GFLOP per sample", xlabel="scale (size computed)")
+    ax.set_title(f"{'generator' if network == 'G' else 'discriminator'} cost per scale")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 # --- chapter 03: losses ---
 
 # --- chapter 04: training ---
