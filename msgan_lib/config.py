@@ -72,6 +72,10 @@ class ModelConfig:
         (1024, 512, 1),
     )
 
+    # Ours, not the paper's (off in every preset): predict the change from the last input
+    # frame instead of the frame (see msgan_lib.model); the shipped Pac-Man models use it.
+    residual_on_last_input: bool = False
+
     def __post_init__(self) -> None:
         """Refuse inconsistent sizes with one clear line (a config may come from a file)."""
         n = len(self.g_feature_maps)

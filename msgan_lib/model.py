@@ -27,6 +27,12 @@ Padding only the bottom and right leaves the top border (the Ms. Pac-Man maze's 
 untouched, and reflection continues the image instead of smearing its last row (the
 replicate padding of an earlier trial here) or inventing a grey band (zeros).
 
+Option (ours, off in every preset): ``residual_on_last_input``. The paper's pyramid then
+predicts half the *change* from the last input frame, ``Y_k = L_k + 2 * Y_hat_k`` with
+``L_k`` the last frame average-pooled to scale k. On Atari frames, where about 1% of pixels
+move, this makes "copy the static maze, score and lives" the starting point instead of
+something every scale must learn; the adversarial and Lp/GDL losses are unchanged.
+
 The discriminator has one network per scale. Scale k's network sees the history at scale k
 and one candidate next frame at scale k (real or generated), so it judges the frame *given*
 the past (the paper's conditional discriminator; both ports showed it the frame alone):
@@ -173,7 +179,10 @@ class Generator(nn.Module):
 
         ``history``: ``(B, 3*T, H, W)`` in [-1, 1], oldest frame first, any ``H, W >=
         2^(n-1)``. Returns ``n`` tensors; scale k is ``(B, 3, H // 2^(n-1-k),
-        W // 2^(n-1-k))`` in [-1, 1] and the last is ``(B, 3, H, W)``.
+        W // 2^(n-1-k))`` in [-1, 1] and the last is ``(B, 3, H, W)``. With
+        ``config.residual_on_last_input`` scale k is ``L_k + 2 * Y_hat_k`` (``L_k``: the last
+        input frame at scale k), which can leave [-1, 1] slightly: the losses pull it back in
+        training and :mod:`msgan_lib.predict` clamps it.
         """
         _check_history(history, self.config, "Generator")
         n = self.config.n_scales
@@ -192,6 +201,9 @@ class Generator(nn.Module):
                 up = upsample(previous)  # (B, 3, h_k, w_k)
                 y_k = torch.tanh(up + net(torch.cat([x_k, up], dim=1)))  # net in: (B, 3T+3, ..)
             previous = y_k
+            if self.config.residual_on_last_input:
+                last_k = x_k[:, -3:]  # (B, 3, h_k, w_k): the last input frame at scale k
+                y_k = last_k + 2.0 * y_k  # the pyramid predicts half the change
             predictions.append(y_k[:, :, : height // factor, : width // factor])
         return predictions
 
