@@ -1,0 +1,279 @@
+"""Benchmark: one adversarial training iteration (D step + G step) of the ``paper`` preset.
+
+The Chainer port's setting: batch 8 of 32x32 clips, all four scales, both networks at the
+paper's sizes. Two implementations of the same iteration (same networks, same losses, same
+optimiser, same minibatches) alternate in one run:
+
+- ``reference``: plain eager PyTorch as one would first write it, float32, no tuning. The D
+  step computes the fakes with a graph and detaches them, calls D separately on real and
+  fake frames, and the G step backpropagates into D's weights too (their gradients are
+  discarded at the next D step).
+- ``ours``: :class:`msgan_lib.train.TrainStep` with the trainer's defaults: fakes generated
+  without a graph, real and fake judged in one D batch, D frozen during the G step, fused
+  optimiser updates, bf16 autocast and channels_last where they pay off.
+
+    .venv/bin/python benchmarks/bench_train.py                 # ours vs reference
+    .venv/bin/python benchmarks/bench_train.py --settings      # CPU setting trials
+    .venv/bin/python benchmarks/bench_train.py --agreement 60  # bf16 vs fp32 loss curves
+
+Model FLOPs of one iteration count what the method needs (a multiply-add is 2 FLOPs, a
+backward pass 2x its forward, D's backward in the G step only to its inputs: 1x):
+``B * (4 G + 8 D)`` with ``G``, ``D`` the per-clip forward FLOPs of ``model_summary``.
+Measured references on this machine: the Chainer port 20.1 s per iteration, a plain eager
+PyTorch version 3.6-3.7 s. The machine is shared with other jobs, so figures are noisy:
+compare the two columns of one run, and read the per-iteration spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from msgan_lib.config import ModelConfig, TrainConfig, preset
+from msgan_lib.losses import d_adversarial_loss, generator_loss, scale_targets
+from msgan_lib.model import Discriminator, Generator, model_summary
+from msgan_lib.train import STEP_KEYS, TrainStep
+
+CHAINER_S_PER_ITER = 20.1  # measured here: the Chainer port, paper sizes, batch 8
+PLAIN_EAGER_S_PER_ITER = (3.6, 3.7)  # measured here before this benchmark existed
+
+
+class ReferenceStep:
+    """The iteration written plainly in eager float32 PyTorch (see the module docstring)."""
+
+    def __init__(self, model_config: ModelConfig, config: TrainConfig) -> None:
+        torch.manual_seed(config.seed)
+        self.generator = Generator(model_config)
+        self.discriminator = Discriminator(model_config)
+        self.opt_g = torch.optim.Adam(
+            self.generator.parameters(), lr=config.lr_g, betas=config.adam_betas
+        )
+        self.opt_d = torch.optim.Adam(
+            self.discriminator.parameters(), lr=config.lr_d, betas=config.adam_betas
+        )
+        self.n_scales, self.loss = model_config.n_scales, config.loss
+
+    def run(self, batches: list[torch.Tensor]) -> None:
+        history, target = batches[0][:, :-3], batches[0][:, -3:]  # (B, 3T, H, W), (B, 3, H, W)
+        fakes = self.generator(history)
+        real = scale_targets(target, self.n_scales)
+        d_loss = d_adversarial_loss(
+            self.discriminator(history, real),
+            self.discriminator(history, [f.detach() for f in fakes]),
+        )
+        self.opt_d.zero_grad()
+        d_loss.backward()
+        self.opt_d.step()
+
+        history, target = batches[1][:, :-3], batches[1][:, -3:]
+        preds = self.generator(history)
+        g_loss, _ = generator_loss(
+            preds,
+            scale_targets(target, self.n_scales),
+            self.discriminator(history, preds),
+            self.loss,
+        )
+        self.opt_g.zero_grad()
+        g_loss.backward()
+        self.opt_g.step()
+
+
+def iteration_flops(model_config: ModelConfig, batch_size: int) -> float:
+    """Model FLOPs one iteration needs: ``B * (4 G + 8 D)`` (see the module docstring)."""
+    size = model_config.crop_size
+    total = {
+        r["network"]: r["flops"]
+        for r in model_summary(model_config, size, size)
+        if r["scale"] == "total"
+    }
+    return batch_size * (4 * total["G"] + 8 * total["D"])
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """This machine's measured dense matmul rate (best of ``repeats``)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def random_batches(model_config: ModelConfig, batch_size: int, seed: int) -> list[torch.Tensor]:
+    """D's and G's minibatches of clips ``(B, 3(T+1), S, S)`` in [-1, 1]."""
+    generator = torch.Generator().manual_seed(seed)
+    shape = (batch_size, 3 * (model_config.history + 1), model_config.crop_size) + (
+        model_config.crop_size,
+    )
+    return [torch.rand(shape, generator=generator) * 2 - 1 for _ in range(2)]
+
+
+def alternate(
+    runs: dict[str, Callable[[], object]], warmup: int, iterations: int
+) -> dict[str, list[float]]:
+    """Seconds per call of each run, round-robin so load bursts hit every run alike."""
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(iterations):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def compare(args: argparse.Namespace) -> None:
+    model_config = preset(args.preset)
+    config = TrainConfig(batch_size=args.batch_size)
+    batches = random_batches(model_config, args.batch_size, seed=0)
+    ours = TrainStep(model_config, config, torch.device("cpu"))
+    reference = ReferenceStep(model_config, config)
+    flops = iteration_flops(model_config, args.batch_size)
+    print(
+        f"{args.preset} preset, batch {args.batch_size}, {model_config.crop_size}x"
+        f"{model_config.crop_size} clips, {torch.get_num_threads()} threads; "
+        f"{flops / 1e9:.0f} GFLOP of model work per iteration"
+    )
+    print(
+        f"ours: amp (bf16 autocast) {config.amp}, channels_last {config.channels_last}, "
+        f"compile {config.compile}"
+    )
+    fp32, bf16 = matmul_gflops(torch.float32), matmul_gflops(torch.bfloat16)
+    times = alternate(
+        {"reference": lambda: reference.run(batches), "ours": lambda: ours.run(batches)},
+        args.warmup,
+        args.iterations,
+    )
+    print(f"\n{'':10} {'median s/iter':>14} {'best':>7} {'all':>30} {'GFLOP/s':>8}")
+    for name, values in times.items():
+        median = statistics.median(values)
+        spread = " ".join(f"{v:.2f}" for v in values)
+        print(
+            f"{name:10} {median:14.2f} {min(values):7.2f} {spread:>30} {flops / median / 1e9:8.0f}"
+        )
+    ratio = statistics.median(times["reference"]) / statistics.median(times["ours"])
+    ours_median = statistics.median(times["ours"])
+    print(f"\nours is {ratio:.2f}x the plain eager reference (medians)")
+    print(
+        f"ours vs the Chainer port's {CHAINER_S_PER_ITER} s/iter: "
+        f"{CHAINER_S_PER_ITER / ours_median:.1f}x; plain eager measured earlier here: "
+        f"{PLAIN_EAGER_S_PER_ITER[0]}-{PLAIN_EAGER_S_PER_ITER[1]} s/iter"
+    )
+    print(f"machine matmul (2048^2, best of 5): fp32 {fp32:.0f} GFLOP/s, bf16 {bf16:.0f} GFLOP/s")
+    print(f"ours achieves {flops / ours_median / 1e9:.0f} GFLOP/s of model work")
+
+
+def settings(args: argparse.Namespace) -> None:
+    """Round-robin trials of the CPU settings the trainer can use."""
+    model_config = preset(args.preset)
+    batches = random_batches(model_config, args.batch_size, seed=0)
+    flops = iteration_flops(model_config, args.batch_size)
+    steps: dict[str, TrainStep] = {}
+    for amp, channels_last in itertools.product((False, True), (False, True)):
+        config = TrainConfig(batch_size=args.batch_size, amp=amp, channels_last=channels_last)
+        steps[f"{'bf16' if amp else 'fp32'}, channels_last {channels_last}"] = TrainStep(
+            model_config, config, torch.device("cpu")
+        )
+    if args.compile:
+        config = TrainConfig(batch_size=args.batch_size, compile=True)
+        steps["bf16, channels_last True, compile"] = TrainStep(
+            model_config, config, torch.device("cpu")
+        )
+        start = time.perf_counter()
+        steps["bf16, channels_last True, compile"].run(batches)
+        print(
+            f"compile: first iteration (compilation included) {time.perf_counter() - start:.0f} s"
+        )
+    print(f"{args.preset} preset, batch {args.batch_size}: median (best) s/iter, GFLOP/s")
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        runs = {name: (lambda step=step: step.run(batches)) for name, step in steps.items()}
+        times = alternate(runs, args.warmup, args.iterations)
+        for name, values in times.items():
+            median = statistics.median(values)
+            print(
+                f"  {threads} thread{'s' * (threads > 1)}, {name:36} {median:6.2f} "
+                f"({min(values):.2f})  {flops / median / 1e9:5.0f}"
+            )
+
+
+def agreement(args: argparse.Namespace) -> None:
+    """Train the same model from the same start in bf16 and in fp32; compare the curves."""
+    model_config = preset(args.agreement_preset)
+    config = TrainConfig(batch_size=args.batch_size, lr_g=2e-4, lr_g_final=2e-4, lr_d=2e-4)
+    runs = {
+        amp: TrainStep(model_config, dataclasses.replace(config, amp=amp), torch.device("cpu"))
+        for amp in (True, False)
+    }
+    curves: dict[bool, list[list[float]]] = {True: [], False: []}
+    for step in range(args.agreement):
+        batches = random_batches(model_config, args.batch_size, seed=1000 + step)
+        # Fixed-content clips (a bright square moving right) so the losses can fall.
+        for batch in batches:
+            batch.mul_(0.1)
+            for t in range(model_config.history + 1):
+                x = 4 + 2 * t + step % 8
+                batch[:, 3 * t : 3 * t + 3, 12:20, x : x + 8] = 1.0
+        for amp, run in runs.items():
+            curves[amp].append(run.run(batches).tolist())
+    keys = ("lp", "gdl", "adv", "d_loss")
+    columns = [STEP_KEYS.index(k) for k in keys]
+    print(
+        f"{args.agreement_preset} preset, batch {args.batch_size}, {args.agreement} steps, "
+        "Adam 2e-4, same initial weights and minibatches"
+    )
+    print(f"{'step':>5} " + " ".join(f"{k + ' bf16':>11} {k + ' fp32':>11}" for k in keys))
+    every = max(1, args.agreement // 12)
+    for step in range(0, args.agreement, every):
+        cells = " ".join(
+            f"{curves[True][step][c]:11.4f} {curves[False][step][c]:11.4f}" for c in columns
+        )
+        print(f"{step + 1:5} {cells}")
+    window = max(1, args.agreement // 10)  # compare smoothed curves: 10% moving windows
+    for key, c in zip(keys, columns, strict=True):
+        bf16 = torch.tensor([row[c] for row in curves[True]])
+        fp32 = torch.tensor([row[c] for row in curves[False]])
+        smooth_bf16 = bf16.unfold(0, window, 1).mean(1)
+        smooth_fp32 = fp32.unfold(0, window, 1).mean(1)
+        step_rel = ((bf16 - fp32).abs() / fp32.abs()).max().item()
+        smooth_rel = ((smooth_bf16 - smooth_fp32).abs() / smooth_fp32.abs()).max().item()
+        drop = (1 - smooth_fp32[-1] / smooth_fp32[0]).item()
+        print(
+            f"{key:7}: max relative difference bf16 vs fp32 {step_rel:.3f} per step, "
+            f"{smooth_rel:.3f} over {window}-step means; fp32 curve fell {100 * drop:.0f}%"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--iterations", type=int, default=4)
+    parser.add_argument("--threads", type=int, nargs="+", default=[torch.get_num_threads()])
+    parser.add_argument("--settings", action="store_true", help="trial the CPU settings")
+    parser.add_argument("--compile", action="store_true", help="with --settings: add compile")
+    parser.add_argument("--agreement", type=int, default=0, metavar="STEPS")
+    parser.add_argument("--agreement-preset", default="small")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads[0])
+    if args.agreement:
+        agreement(args)
+    elif args.settings:
+        settings(args)
+    else:
+        compare(args)
+
+
+if __name__ == "__main__":
+    main()

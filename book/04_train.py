@@ -1,0 +1,336 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 4. Training: the generator against the discriminator
+#
+# The paper (Mathieu, Couprie & LeCun 2016, sections 2.2 and 3) trains the multi-scale
+# generator of chapter 2 with the losses of chapter 3, alternating two updates:
+#
+# - a **discriminator step** on one minibatch: D learns to tell the true next frame from
+#   the generator's prediction, at all four scales, given the history;
+# - a **generator step** on *another* minibatch: G minimises
+#   $\lambda_{adv} L_{adv} + \lambda_{p} L_p + \lambda_{gdl} L_{gdl}$, the adversarial term
+#   pushing its predictions to look real to D.
+#
+# This chapter runs the trainer of `msgan_lib.train` (the command `msgan train`) on the
+# Ms. Pac-Man clips of chapter 1 and reads what it logs. You will see:
+#
+# - what one training step does, and the work it avoids;
+# - a short run of the `tiny` model: each loss term over time, D's verdicts, and how the
+#   samples on held-out clips sharpen;
+# - what **healthy** adversarial training looks like in the log, and the usual failure
+#   modes: **the discriminator wins**, **mode collapse**, **non-finite losses**, two of
+#   them provoked on purpose;
+# - how a run is checkpointed, resumed exactly, and scaled to a GPU or several.
+
+# %% tags=["parameters"]
+clips_dir = "../data/book/clips"  # full run: "../data/clips"
+run_dir = "../runs/book/04_train"  # full run: "../runs/paper"
+preset_name = "tiny"  # full run: "paper"
+steps = 200  # full run: 100_000
+batch_size = 8  # full run: 8 (the paper's batch with adversarial training)
+learning_rate = 1e-3  # full run: 4e-5 (Adam, the default of TrainConfig)
+log_every = 5  # full run: 50
+sample_every = 50  # full run: 1_000
+demo_steps = 40  # full run: 40 (the failure-mode demonstrations stay short)
+seed = 0
+
+# %%
+import time
+from pathlib import Path
+
+import torch
+
+from msgan_lib.checkpoint import list_checkpoints
+from msgan_lib.config import DataConfig, TrainConfig, preset
+from msgan_lib.data import ClipDataset, RecordConfig, process_data, record_pacman
+from msgan_lib.fileio import MsganError
+from msgan_lib.train import STEP_KEYS, TrainStep, default_device, read_metrics, train
+from msgan_lib.viz import image_files, sample_grid, training_curves
+
+device = default_device()  # a GPU when there is one
+data_root = Path(clips_dir).parent
+model_config = preset(preset_name)
+config = TrainConfig(
+    steps=steps,
+    batch_size=batch_size,
+    lr_g=learning_rate,
+    lr_g_final=learning_rate,
+    lr_d=learning_rate,
+    log_every=log_every,
+    sample_every=sample_every,
+    checkpoint_every=sample_every,
+    seed=seed,
+)
+chapter_start = time.perf_counter()
+print(f"device: {device}; model: {preset_name}; {steps} steps of batch {batch_size}")
+
+# %% [markdown]
+# Chapter 1 made the clips; if they are missing, the same FAST data is made here.
+
+# %%
+if not Path(clips_dir).is_dir():
+    record_pacman(data_root, train_episodes=3, test_episodes=2, seed=0, config=RecordConfig(300))
+    process_data(data_root / "images" / "train", clips_dir, 4000, DataConfig(), seed=0)
+dataset = ClipDataset(clips_dir)
+print(f"{len(dataset)} clips shaped {tuple(dataset[0].shape)} from {clips_dir}")
+
+# %% [markdown]
+# ## One training step
+#
+# `TrainStep` holds the two networks, their optimisers and one step. Its `run` takes two
+# minibatches of clips, D's and G's (the paper uses separate minibatches), and returns the
+# step's numbers:
+#
+# 1. **D step**: the generator predicts all four scales of D's minibatch under
+#    `torch.no_grad()`: for D these fakes are constants. (The Chainer port backpropagated
+#    this step through the generator too, and threw that work away: 38% of an iteration.)
+#    D then judges real and fake frames in one batch and takes one optimiser step on
+#    $L^D_{adv}$, the binary cross-entropy with real = 1 and fake = 0, from logits.
+# 2. **G step**: the generator predicts G's minibatch; D, with its weights frozen (their
+#    gradients would be discarded), scores the predictions; the adversarial gradient flows
+#    *through* D into G together with the Lp and GDL gradients.
+#
+# Under bf16 autocast the convolutions run in bfloat16 while the losses are computed in
+# float32. `benchmarks/bench_train.py` times this step at the paper's size against a plain
+# implementation and checks bf16 and fp32 training curves agree.
+
+# %%
+step = TrainStep(model_config, config, device)
+clips = torch.stack([dataset[i] for i in range(2 * batch_size)])  # (2B, 3*(T+1), 32, 32)
+values = step.run([clips[:batch_size], clips[batch_size:]])
+for key, value in zip(STEP_KEYS, values.tolist(), strict=True):
+    print(f"{key:7s} {value:.4f}")
+
+# %% [markdown]
+# At the start D knows nothing: its probabilities D(real) and D(fake) are close to 0.5 and
+# its loss close to $2 \ln 2 \approx 1.39$ per scale (four scales: 5.55). The generator's
+# adversarial term is $-\ln D(\text{fake}) \approx 0.69$ per scale.
+#
+# ## A short run
+#
+# `train` does the rest of the bookkeeping: it draws minibatches in a reproducible order
+# (a pure function of seed and step), holds out a few clips for sample grids, writes
+# `metrics.jsonl`, `losses.png`, `samples/step_NNNNNNN.png` and checkpoints into the run
+# directory, and stops cleanly on Ctrl-C. With `resume=True` it is **load-or-train**: a run
+# directory that already has a checkpoint continues from it, and a run that already reached
+# `steps` (the total) is only loaded. The same run from the command line:
+#
+# ```
+# msgan train -d data/book/clips --out runs/book/04_train --preset tiny --steps 200 \
+#     --batch-size 8 --lr-g 1e-3 --lr-g-final 1e-3 --lr-d 1e-3
+# ```
+#
+# A full run uses the `paper` preset, the default Adam rate (4e-5) and a GPU
+# (`-g 0`; bf16 autocast and channels_last are on by default, add `--compile`), or several:
+# `torchrun --nproc_per_node 4 -m msgan_lib train ...` runs DistributedDataParallel, each
+# GPU on its own share of every batch.
+
+# %%
+started = time.perf_counter()
+result = train(clips_dir, run_dir, model_config, config, device=device, resume=True, progress=False)
+seconds = time.perf_counter() - started
+records = read_metrics(run_dir)
+print(f"at step {result.step} of {steps} after {seconds:.1f} s in this session")
+print(f"last checkpoint: {result.checkpoint}")
+print(f"checkpoints kept: {[p.name for p in list_checkpoints(run_dir)]}")
+print(f"throughput: {sum(r['clips_per_s'] for r in records) / len(records):.0f} clips/s (mean)")
+
+# %% [markdown]
+# ## The loss curves
+#
+# Each record of `metrics.jsonl` averages the last `log_every` steps. Left: the generator's
+# three terms, unweighted and summed over the four scales (its objective weights them
+# 1, 1 and 0.05). Middle: the discriminator's loss, with its value at chance. Right: D's mean
+# probability that a real frame is real and that a predicted frame is real.
+
+# %% tags=["hide-input"]
+fig = training_curves(records, model_config.n_scales)
+# %%
+first, last = records[0], records[-1]
+tail = records[-max(1, len(records) // 5) :]  # the last fifth of the run
+d_real = sum(r["d_real"] for r in tail) / len(tail)
+d_fake = sum(r["d_fake"] for r in tail) / len(tail)
+for key in ("lp", "gdl", "adv", "d_loss"):
+    print(
+        f"{key:7s} step {first['step']:4d}: {first[key]:.4f}   step {last['step']}: {last[key]:.4f}"
+    )
+print(f"last fifth of the run: D(real) = {d_real:.3f}, D(fake) = {d_fake:.3f}")
+
+# %% [markdown]
+# The reconstruction terms fall quickly: Lp and GDL are what a short run learns. The
+# adversarial game stays close to its balance point: D's loss near its chance value and
+# D(real) a little above D(fake). That is what **healthy** adversarial training looks like
+# in the log: neither network runs away, D stays informative (D(real) > D(fake)), and the
+# generator's adversarial term stays of the same order as at the start.
+#
+# ## How the samples sharpen
+#
+# Every `sample_every` steps the trainer predicts the same held-out clips (never trained
+# on) and saves a grid: the last input frame, the prediction and the truth.
+
+# %% tags=["hide-input"]
+samples = sorted((Path(run_dir) / "samples").glob("step_*.png"))
+picks = sorted({round(i * (len(samples) - 1) / 3) for i in range(4)})  # up to 4, spread out
+shown = [samples[i] for i in picks]
+fig = image_files(shown, [f"step {int(p.stem.split('_')[1])}" for p in shown])
+# %% [markdown]
+# The first grids show a smooth guess of the maze's colours; later ones place the walls and
+# dots, then the sprites. A tiny model after a few hundred steps still blurs what moves:
+# the adversarial term needs far longer training to sharpen it (chapter 5 compares the
+# trained models).
+#
+# ## When adversarial training goes wrong
+#
+# Three failure modes, and what each looks like in `metrics.jsonl`:
+#
+# - **D wins**: in the log, `d_loss` falls toward 0, `d_real` toward 1, `d_fake` toward 0,
+#   and G's `adv` term climbs. G only hears "everything you make is fake", which says little
+#   about how to improve, and the samples stop getting better.
+# - **Mode collapse**: G's `adv` falls while `lp` *rises* and `d_fake` swings up and down as
+#   D catches up; in the samples, the same frame whatever the history.
+# - **Non-finite loss**: training stops with `non-finite loss at step N`, nothing is saved
+#   for that step, and the last good checkpoint stays in place.
+#
+# ### The discriminator wins
+#
+# With the generator's learning rate made negligible, D faces a generator that cannot
+# improve and soon tells every prediction from a real frame:
+
+# %%
+frozen_g = TrainConfig(
+    steps=demo_steps,
+    batch_size=batch_size,
+    lr_g=1e-7,
+    lr_g_final=1e-7,
+    lr_d=learning_rate,
+    log_every=5,
+    sample_every=0,
+    checkpoint_every=0,
+    seed=seed,
+)
+d_wins = train(
+    clips_dir,
+    f"{run_dir}_d_wins",
+    model_config,
+    frozen_g,
+    device=device,
+    resume=True,
+    progress=False,
+)
+d_records = read_metrics(f"{run_dir}_d_wins")
+for r in d_records[:: max(1, len(d_records) // 4)] + d_records[-1:]:
+    print(
+        f"step {r['step']:3d}: d_loss {r['d_loss']:.3f}  D(real) {r['d_real']:.3f}  "
+        f"D(fake) {r['d_fake']:.3f}  G's adv {r['adv']:.2f}"
+    )
+
+# %% tags=["hide-input"]
+fig = training_curves(d_records, model_config.n_scales)
+# %% [markdown]
+# The remedy is balance: a discriminator learning rate no larger than the generator's (the
+# default here), fewer D steps, or a weaker D. The opposite imbalance, D(real) and D(fake)
+# both stuck at 0.5 for the whole run, means D learns nothing and the adversarial term is
+# noise: the model is then in effect trained on Lp + GDL alone.
+#
+# ### Mode collapse
+#
+# A collapsed generator ignores its input and produces one frame that D accepts for a while.
+# The log alone shows it only indirectly (above); the direct test is the **spread of the
+# predictions across different histories**, compared with the spread of the true frames.
+# For our run:
+
+# %%
+generator = result.generator
+held = torch.stack([dataset[i] for i in range(0, len(dataset), len(dataset) // 64)][:64])
+with torch.no_grad():
+    predicted = generator(held[:, :-3].to(device))[-1].float().cpu()  # (64, 3, 32, 32)
+spread_pred = predicted.std(dim=0).mean().item()  # per-pixel std across clips, averaged
+spread_true = held[:, -3:].std(dim=0).mean().item()
+print(f"spread across 64 clips: predictions {spread_pred:.3f}, true frames {spread_true:.3f}")
+print(f"ratio {spread_pred / spread_true:.2f} (collapse: near 0; healthy: of order 1)")
+
+# %% tags=["hide-input"]
+fig = sample_grid(held[:4, :-3], predicted[:4], held[:4, -3:])
+# %% [markdown]
+# ### Non-finite losses
+#
+# A learning rate far too large (here SGD at 10, 250 times the paper's rate for G) blows the
+# discriminator's logits up within a few steps. The trainer checks every step's losses; at
+# the first non-finite one it stops with a message naming the step, and the last good
+# checkpoint (written every 2 steps here) is left untouched to resume from. The Chainer
+# port computed `log(sigmoid(x))`, which reaches `log(0)` and NaN on its own; the losses
+# here are computed from logits, so a NaN means the optimisation itself diverged.
+
+# %%
+too_fast = TrainConfig.with_optimizer(
+    "sgd",
+    steps=demo_steps,
+    batch_size=batch_size,
+    lr_g=10.0,
+    lr_g_final=10.0,
+    lr_d=10.0,
+    log_every=1,
+    sample_every=0,
+    checkpoint_every=2,
+    seed=seed,
+)
+try:
+    train(
+        clips_dir,
+        f"{run_dir}_nan",
+        model_config,
+        too_fast,
+        device=device,
+        resume=True,
+        progress=False,
+    )
+    stopped = None
+except MsganError as error:
+    stopped = str(error)
+    print(error)
+nan_records = read_metrics(f"{run_dir}_nan")
+for r in nan_records:
+    print(f"step {r['step']}: d_loss {r['d_loss']:.3g}  lp {r['lp']:.3f}")
+
+# %% [markdown]
+# The last records before the stop show the divergence building up (D's loss exploding).
+# Resuming from the kept checkpoint with a sane learning rate continues from there.
+#
+# ## Check
+
+# %%
+chapter_seconds = time.perf_counter() - chapter_start
+print(f"chapter ran in {chapter_seconds:.0f} s")
+assert result.step == steps and list_checkpoints(run_dir), "the run must reach its total steps"
+assert last["lp"] < 0.5 * first["lp"], "a short run must at least halve the Lp term"
+assert d_real > d_fake, "a healthy D rates real frames above predicted ones"
+assert d_wins.step == demo_steps and d_records[-1]["d_fake"] < 0.2 < 0.8 < d_records[-1]["d_real"]
+assert stopped is not None and "non-finite loss at step" in stopped, "the NaN guard must fire"
+assert spread_pred / spread_true > 0.3, "the trained generator must not collapse"
+assert samples, "the run must write sample grids"
+
+# %% [markdown]
+# ## Summary
+#
+# - One step = a D update on one minibatch (fakes generated without a graph) and a G update
+#   on another (D frozen, the adversarial gradient flowing through it), as in the paper.
+# - `train` / `msgan train` writes checkpoints, `metrics.jsonl`, `losses.png` and sample
+#   grids; `resume=True` / `-r` continues exactly, and `steps` is the run's total.
+# - Healthy: Lp and GDL fall, D's loss stays near chance with D(real) above D(fake).
+#   D wins: `d_loss` → 0, D(real) → 1, D(fake) → 0. Collapse: predictions stop varying with
+#   the input. Divergence: the trainer stops at the first non-finite loss, naming the step.
+# - Chapter 5 uses the trained generators to predict Ms. Pac-Man recursively and measures
+#   them against the copy-the-last-frame baseline.
