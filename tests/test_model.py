@@ -134,6 +134,21 @@ def test_coarsest_scale_has_no_residual() -> None:
     assert torch.equal(preds[0], torch.zeros_like(preds[0]))
 
 
+def test_residual_on_last_input_starts_from_copying_the_last_frame() -> None:
+    config = dataclasses.replace(TINY, residual_on_last_input=True)
+    generator = Generator(config)
+    with torch.no_grad():
+        for net in generator.scales:
+            net[-1].weight.zero_()
+            net[-1].bias.zero_()
+        x = history(2, 210, 160)
+        preds = generator(x)
+    levels, _ = pyramid_round_trip(x[:, -3:], config.n_scales)  # the last input frame
+    for pred, level in zip(preds, levels, strict=True):
+        torch.testing.assert_close(pred, level)
+    assert not torch.allclose(Generator(config)(x)[-1], levels[-1])  # untouched: it predicts
+
+
 def test_final_output_gradient_reaches_every_scale() -> None:
     generator = Generator(TINY)
     preds = generator(history(2, 32, 32))
