@@ -17,6 +17,7 @@ raise :class:`~msgan_lib.fileio.MsganError`, printed here as one line with exit 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -314,6 +315,12 @@ def _train_parser(subparsers: argparse._SubParsersAction) -> None:
         "--preset", choices=PRESET_NAMES, help="model size (new runs default to paper)"
     )
     parser.add_argument(
+        "--residual-on-last-input",
+        action="store_true",
+        help="predict the change from the last input frame (ours, not the paper's; see "
+        "msgan_lib.model)",
+    )
+    parser.add_argument(
         "--steps", type=_positive_int, help="total steps of the run, resumed or not (10000)"
     )
     parser.add_argument("--batch-size", type=_positive_int, help="clips per minibatch (8)")
@@ -377,6 +384,8 @@ def _train(args: argparse.Namespace) -> None:
         optimizer=args.optimizer,
         overrides=overrides,
     )
+    if args.residual_on_last_input:
+        model_config = dataclasses.replace(model_config, residual_on_last_input=True)
     result = training.train(
         args.data,
         args.out,
