@@ -272,9 +272,9 @@ class TrainConfig:
 
 _PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # Ours: the paper's layers and kernels with every width divided by 8 (FLOPs / 64), so an
-    # hour of CPU training is tens of thousands of steps. Trainable on a 2-core CPU in about
-    # an hour; sizes and FLOPs per scale are printed in book/02_model.py.
+    # Ours: the paper's layers and kernels with every width divided by 8 (about 1/60 of its
+    # parameters and FLOPs), so that an hour on a 2-core CPU is thousands of batch-32 steps;
+    # sizes and FLOPs per scale are printed in book/02_model.py.
     "small": {
         "g_feature_maps": (
             (16, 32, 16),
