@@ -154,7 +154,9 @@ class Predictor:
         for step in range(steps):
             window = sequence[:, 3 * step : 3 * step + channels]  # (B, 3T, H, W), a view
             window = window.contiguous(memory_format=torch.channels_last)
-            frame = self.model(window)[-1]  # (B, 3, H, W), the finest scale
+            # (B, 3, H, W), the finest scale; clamped, since a model predicting the change from
+            # the last frame (residual_on_last_input) can step slightly outside [-1, 1].
+            frame = self.model(window)[-1].clamp(-1.0, 1.0)
             sequence[:, channels + 3 * step : channels + 3 * step + 3] = frame
         predicted = sequence[:, channels:].float()  # (B, 3*steps, H, W)
         return predicted.reshape(batch, steps, 3, height, width)  # (B, steps, 3, H, W)
