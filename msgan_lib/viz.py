@@ -242,6 +242,65 @@ def scale_costs(summaries: dict[str, Sequence[dict]], network: str = "G") -> Fig
 
 # --- chapter 03: losses ---
 
+
+def bimodal_risk_plot(
+    candidates: np.ndarray,
+    modes: tuple[float, float],
+    panels: Sequence[tuple[float, dict[str, np.ndarray]]],
+) -> Figure:
+    """The expected loss of each constant guess for a pixel with two possible values.
+
+    ``panels`` holds one ``(weight, curves)`` pair per subplot: the pixel takes ``modes[0]``
+    with probability ``weight`` (else ``modes[1]``), drawn as two stems; ``curves[label]`` is
+    the expected loss of predicting each value of ``candidates`` (e.g. from
+    ``blur_demo.bimodal_risk``), scaled to a maximum of 1. Each curve's minimisers are marked:
+    one dashed line, or a shaded band where the minimum is flat.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), squeeze=False)
+    for ax, (weight, curves) in zip(axes[0], panels, strict=True):
+        ax.vlines(modes, 0, [weight, 1 - weight], color="0.3", lw=4, alpha=0.5)
+        for (label, risk), color in zip(curves.items(), ("C0", "C1", "C2", "C3"), strict=False):
+            scaled = risk / risk.max()
+            ax.plot(candidates, scaled, color=color, label=label)
+            best = candidates[scaled <= scaled.min() + 1e-6]
+            if best[-1] - best[0] > 1e-6 * (candidates[-1] - candidates[0]):
+                ax.axvspan(best[0], best[-1], color=color, alpha=0.15)
+            else:
+                ax.axvline(best[0], color=color, ls="--", lw=1)
+        ax.set(
+            xlabel="predicted pixel value",
+            ylabel="expected loss (scaled) / probability",
+            title=f"P(first value) = {weight:g}",
+            ylim=(0, 1.05),
+        )
+        ax.legend(fontsize=8, loc="upper center")
+    fig.tight_layout()
+    return fig
+
+
+def commitment_bars(scores: dict[str, dict[str, float]]) -> Figure:
+    """How much of each possible future's sprite every model draws (``blur_demo.evaluate``).
+
+    ``scores[model]`` holds ``share_committed`` (the future the model favours) and
+    ``share_other``. A dotted line marks 1/2: the L2 minimiser draws half a sprite in each
+    place; a model that commits draws 1 and 0.
+    """
+    names = list(scores)
+    positions = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(1.4 * len(names) + 2, 3.2))
+    ax.bar(
+        positions - 0.2, [scores[n]["share_committed"] for n in names], 0.4, label="favoured future"
+    )
+    ax.bar(positions + 0.2, [scores[n]["share_other"] for n in names], 0.4, label="other future")
+    ax.axhline(0.5, color="0.3", ls=":", lw=1)
+    ax.axhline(1.0, color="0.3", lw=0.8)
+    ax.set_xticks(positions, names)
+    ax.set(ylabel="share of the sprite drawn", ylim=(min(0.0, ax.get_ylim()[0]), 1.15))
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
 # --- chapter 04: training ---
 
 
