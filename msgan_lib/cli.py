@@ -315,6 +315,12 @@ def _train_parser(subparsers: argparse._SubParsersAction) -> None:
         "--preset", choices=PRESET_NAMES, help="model size (new runs default to paper)"
     )
     parser.add_argument(
+        "--lp",
+        type=int,
+        choices=(1, 2),
+        help="p of the Lp loss: 2 (the paper's adversarial model, default) or 1",
+    )
+    parser.add_argument(
         "--residual-on-last-input",
         action="store_true",
         help="predict the change from the last input frame (ours, not the paper's; see "
@@ -386,6 +392,8 @@ def _train(args: argparse.Namespace) -> None:
     )
     if args.residual_on_last_input:
         model_config = dataclasses.replace(model_config, residual_on_last_input=True)
+    if args.lp is not None:
+        config = dataclasses.replace(config, loss=dataclasses.replace(config.loss, p=args.lp))
     result = training.train(
         args.data,
         args.out,
