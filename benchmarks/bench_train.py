@@ -174,37 +174,48 @@ def compare(args: argparse.Namespace) -> None:
 
 
 def settings(args: argparse.Namespace) -> None:
-    """Round-robin trials of the CPU settings the trainer can use."""
+    """Round-robin trials of the CPU settings the trainer can use (threads interleaved too)."""
     model_config = preset(args.preset)
     batches = random_batches(model_config, args.batch_size, seed=0)
     flops = iteration_flops(model_config, args.batch_size)
-    steps: dict[str, TrainStep] = {}
-    for amp, channels_last in itertools.product((False, True), (False, True)):
-        config = TrainConfig(batch_size=args.batch_size, amp=amp, channels_last=channels_last)
-        steps[f"{'bf16' if amp else 'fp32'}, channels_last {channels_last}"] = TrainStep(
-            model_config, config, torch.device("cpu")
+    variants: dict[str, TrainConfig] = {
+        f"{'bf16' if amp else 'fp32'}, channels_last {cl}": TrainConfig(
+            batch_size=args.batch_size, amp=amp, channels_last=cl
         )
+        for amp, cl in itertools.product((False, True), (False, True))
+    }
     if args.compile:
-        config = TrainConfig(batch_size=args.batch_size, compile=True)
-        steps["bf16, channels_last True, compile"] = TrainStep(
-            model_config, config, torch.device("cpu")
+        variants["bf16, channels_last True, compile"] = TrainConfig(
+            batch_size=args.batch_size, compile=True
         )
+    steps = {name: TrainStep(model_config, c, torch.device("cpu")) for name, c in variants.items()}
+    if args.compile:
         start = time.perf_counter()
         steps["bf16, channels_last True, compile"].run(batches)
         print(
             f"compile: first iteration (compilation included) {time.perf_counter() - start:.0f} s"
         )
-    print(f"{args.preset} preset, batch {args.batch_size}: median (best) s/iter, GFLOP/s")
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        runs = {name: (lambda step=step: step.run(batches)) for name, step in steps.items()}
-        times = alternate(runs, args.warmup, args.iterations)
-        for name, values in times.items():
-            median = statistics.median(values)
-            print(
-                f"  {threads} thread{'s' * (threads > 1)}, {name:36} {median:6.2f} "
-                f"({min(values):.2f})  {flops / median / 1e9:5.0f}"
-            )
+
+    def timed(step: TrainStep, threads: int) -> Callable[[], object]:
+        def run() -> object:
+            torch.set_num_threads(threads)
+            return step.run(batches)
+
+        return run
+
+    runs = {
+        f"{threads} thread{'s' * (threads > 1)}, {name}": timed(step, threads)
+        for threads in args.threads
+        for name, step in steps.items()
+    }
+    times = alternate(runs, args.warmup, args.iterations)
+    print(f"{args.preset} preset, batch {args.batch_size}: median and best s/iter, GFLOP/s")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(
+            f"  {name:48} {median:6.2f} {min(values):6.2f}  {flops / median / 1e9:5.0f} "
+            f"{flops / min(values) / 1e9:5.0f}"
+        )
 
 
 def agreement(args: argparse.Namespace) -> None:

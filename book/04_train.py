@@ -39,7 +39,7 @@
 clips_dir = "../data/book/clips"  # full run: "../data/clips"
 run_dir = "../runs/book/04_train"  # full run: "../runs/paper"
 preset_name = "tiny"  # full run: "paper"
-steps = 200  # full run: 100_000
+steps = 150  # full run: 100_000
 batch_size = 8  # full run: 8 (the paper's batch with adversarial training)
 learning_rate = 1e-3  # full run: 4e-5 (Adam, the default of TrainConfig)
 log_every = 5  # full run: 50
@@ -53,12 +53,20 @@ from pathlib import Path
 
 import torch
 
-from msgan_lib.checkpoint import list_checkpoints
+from msgan_lib.checkpoint import list_checkpoints, load_generator_info
 from msgan_lib.config import DataConfig, TrainConfig, preset
 from msgan_lib.data import ClipDataset, RecordConfig, process_data, record_pacman
 from msgan_lib.fileio import MsganError
-from msgan_lib.train import STEP_KEYS, TrainStep, default_device, read_metrics, train
-from msgan_lib.viz import image_files, sample_grid, training_curves
+from msgan_lib.losses import image_gradients, lp_loss
+from msgan_lib.train import (
+    STEP_KEYS,
+    TrainStep,
+    default_device,
+    held_out_indices,
+    read_metrics,
+    train,
+)
+from msgan_lib.viz import image_grid, sample_grid, training_curves
 
 device = default_device()  # a GPU when there is one
 data_root = Path(clips_dir).parent
@@ -72,6 +80,7 @@ config = TrainConfig(
     log_every=log_every,
     sample_every=sample_every,
     checkpoint_every=sample_every,
+    keep_checkpoints=steps // sample_every + 1,  # all of them: the samples below use them
     seed=seed,
 )
 chapter_start = time.perf_counter()
@@ -129,7 +138,7 @@ for key, value in zip(STEP_KEYS, values.tolist(), strict=True):
 # `steps` (the total) is only loaded. The same run from the command line:
 #
 # ```
-# msgan train -d data/book/clips --out runs/book/04_train --preset tiny --steps 200 \
+# msgan train -d data/book/clips --out runs/book/04_train --preset tiny --steps 150 \
 #     --batch-size 8 --lr-g 1e-3 --lr-g-final 1e-3 --lr-d 1e-3
 # ```
 #
@@ -178,19 +187,39 @@ print(f"last fifth of the run: D(real) = {d_real:.3f}, D(fake) = {d_fake:.3f}")
 #
 # ## How the samples sharpen
 #
-# Every `sample_every` steps the trainer predicts the same held-out clips (never trained
-# on) and saves a grid: the last input frame, the prediction and the truth.
+# Every `sample_every` steps the trainer saves a checkpoint and a grid of predictions on
+# a few clips it holds out of training (`samples/step_NNNNNNN.png`). Here the kept
+# checkpoints predict those held-out clips side by side:
 
 # %% tags=["hide-input"]
-samples = sorted((Path(run_dir) / "samples").glob("step_*.png"))
-picks = sorted({round(i * (len(samples) - 1) / 3) for i in range(4)})  # up to 4, spread out
-shown = [samples[i] for i in picks]
-fig = image_files(shown, [f"step {int(p.stem.split('_')[1])}" for p in shown])
+held_out = held_out_indices(len(dataset), config.sample_clips, config.seed)
+clips = torch.stack([dataset[int(i)] for i in held_out])  # (N, 3*(T+1), 32, 32)
+columns, titles = [clips[:, -6:-3]], ["last input"]  # the last history frame
+for path in list_checkpoints(run_dir):
+    generator, info = load_generator_info(path, device)
+    with torch.no_grad():
+        columns.append(generator(clips[:, :-3].to(device))[-1].float().cpu())  # (N, 3, 32, 32)
+    titles.append(f"step {info['step']}")
+columns.append(clips[:, -3:])
+titles.append("truth")
+fig = image_grid([[column[n] for column in columns] for n in range(len(clips))], col_titles=titles)
+
+# %%
+truth = clips[:, -3:]
+truth_edges = sum(g.mean() for g in image_gradients(truth))
+for title, predicted in zip(titles[1:-1], columns[1:-1], strict=True):
+    error = lp_loss(predicted, truth, 1).item()
+    edges = sum(g.mean() for g in image_gradients(predicted)) / truth_edges
+    print(f"{title:>9}: held-out L1 error {error:.3f}, edge strength {edges:.2f} x the truth's")
+
 # %% [markdown]
-# The first grids show a smooth guess of the maze's colours; later ones place the walls and
-# dots, then the sprites. A tiny model after a few hundred steps still blurs what moves:
-# the adversarial term needs far longer training to sharpen it (chapter 5 compares the
-# trained models).
+# The L1 error on the held-out clips measures how close the predictions come; the edge
+# strength (the mean absolute difference between neighbouring pixels, relative to the true
+# frames') how sharp they are: below 1 is blurrier than the truth, above 1 means edges the
+# truth does not have (blotches, ringing). Six clips make these numbers noisy from one
+# checkpoint to the next; the grid shows the same story: the static maze comes first, what
+# moves comes much later. The adversarial term needs far longer training than this to make
+# a visible difference (chapter 5 compares trained models).
 #
 # ## When adversarial training goes wrong
 #
@@ -320,7 +349,7 @@ assert d_real > d_fake, "a healthy D rates real frames above predicted ones"
 assert d_wins.step == demo_steps and d_records[-1]["d_fake"] < 0.2 < 0.8 < d_records[-1]["d_real"]
 assert stopped is not None and "non-finite loss at step" in stopped, "the NaN guard must fire"
 assert spread_pred / spread_true > 0.3, "the trained generator must not collapse"
-assert samples, "the run must write sample grids"
+assert len(titles) >= 4, "the run must keep its checkpoints for the sample comparison"
 
 # %% [markdown]
 # ## Summary

@@ -15,6 +15,12 @@ Mathieu, Couprie & LeCun, "Deep Multi-Scale Video Prediction Beyond Mean Square 
 
 Without ``adversarial`` only the generator step runs, on Lp + GDL (the paper's baselines).
 
+Optimisers: Adam by default (the ports' rate, 4e-5, for both networks, with the usual GAN
+momentum ``betas = (0.5, 0.999)``), because it trains stably across model sizes without a
+hand-tuned schedule (chapter 04 shows the curves); ``optimizer="sgd"`` gives the paper's
+plain SGD with G's rate decaying geometrically from 0.04 to 0.005 over the run and D at
+0.02 (:meth:`TrainConfig.with_optimizer`).
+
 Devices: CPU or CUDA, bf16 autocast (``amp``; the losses are computed in float32),
 channels_last memory layout and optional ``torch.compile``. Launched by
 ``torchrun --nproc_per_node N -m msgan_lib train ...`` the trainer runs
@@ -192,7 +198,7 @@ class ClipSampler:
         return out
 
 
-def _held_out_indices(count: int, n_samples: int, seed: int) -> torch.Tensor:
+def held_out_indices(count: int, n_samples: int, seed: int) -> torch.Tensor:
     """The clip indices kept out of training for the sample grids (at most half the set)."""
     n = min(n_samples, count // 2)
     generator = torch.Generator().manual_seed(seed + 7919)
@@ -746,7 +752,7 @@ def _train(
         _initialise_from(step_state, load)
     files = _RunFiles(out_dir, process, records)
 
-    held_out = _held_out_indices(len(dataset), config.sample_clips, config.seed)
+    held_out = held_out_indices(len(dataset), config.sample_clips, config.seed)
     training = torch.ones(len(dataset), dtype=torch.bool)
     training[held_out] = False
     per_step = 2 if config.adversarial else 1  # D's minibatch, then G's
@@ -756,7 +762,8 @@ def _train(
     samples = _load_batch(dataset, held_out) if len(held_out) else None
     window = _MetricWindow(per_step * config.batch_size * process.world_size)
 
-    step, checkpoint, interrupted = start, source, False
+    step, interrupted = start, False
+    checkpoint = source if process.is_main else None  # only rank 0 has checkpoints to name
     bar = tqdm(
         total=config.steps,
         initial=start,
@@ -825,9 +832,16 @@ def _continue_from(
             f"one given now ({identity}): resume with the run's own -d/--data"
         )
     step_state.load_state(state)
+    step = int(state["step"])
     if process.is_main:
-        _say(f"resuming from {source} at step {state['step']}")
-    return int(state["step"])
+        todo = step_state.config.steps - step
+        _say(
+            f"resuming from {source} at step {step}: {todo} steps to go"
+            if todo > 0
+            else f"{source} is at step {step}, already at --steps {step_state.config.steps}: "
+            "loaded, nothing to train"
+        )
+    return step
 
 
 def _initialise_from(step_state: TrainStep, load: str | os.PathLike[str]) -> None:

@@ -7,6 +7,8 @@ import json
 import os
 import signal
 import socket
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +270,32 @@ def test_two_gloo_ranks_train_like_one_process_with_twice_the_batch(
     )
     for key, value in single.generator.state_dict().items():
         torch.testing.assert_close(rank0["g"][key], value, rtol=1e-4, atol=1e-6)
+
+
+class FakeSummaryWriter:
+    """Stands in for tensorboard's writer (an optional dependency): records the scalars."""
+
+    written: list[tuple[str, float, int]] = []
+
+    def __init__(self, log_dir: str) -> None:
+        self.log_dir = log_dir
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        self.written.append((tag, value, step))
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_tensorboard_gets_every_metric_when_installed(
+    clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = types.ModuleType("torch.utils.tensorboard")
+    module.SummaryWriter = FakeSummaryWriter  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", module)
+    result = training.train(clips, tmp_path, TINY, _config(steps=2), progress=False)
+    expected = [(k, v, r["step"]) for r in result.records for k, v in r.items() if k != "step"]
+    assert FakeSummaryWriter.written == expected
