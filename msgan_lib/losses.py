@@ -213,10 +213,9 @@ def generator_loss(
     for k, (pred, target) in enumerate(zip(preds, targets, strict=True)):
         _check_same_shape(pred, target, f"generator_loss, scale {k}")
 
-    lp = sum(lp_loss(pred, target, config.p) for pred, target in zip(preds, targets, strict=True))
-    gdl = sum(
-        gdl_loss(pred, target, config.alpha) for pred, target in zip(preds, targets, strict=True)
-    )
+    pairs = list(zip(preds, targets, strict=True))
+    lp = torch.stack([lp_loss(pred, target, config.p) for pred, target in pairs]).sum()
+    gdl = torch.stack([gdl_loss(pred, target, config.alpha) for pred, target in pairs]).sum()
     total = config.lambda_lp * lp + config.lambda_gdl * gdl
     terms = {"lp": lp.detach(), "gdl": gdl.detach()}
     if fake_logits is not None:
