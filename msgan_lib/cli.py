@@ -419,7 +419,7 @@ def _train(args: argparse.Namespace) -> None:
 # --- predict, evaluate (chapter 05) ---
 
 
-def _add_inference_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_inference_arguments(parser: argparse.ArgumentParser, precision: str) -> None:
     """Flags shared by ``predict`` and ``evaluate``: models, test frames, device, output."""
     parser.add_argument(
         "-p",
@@ -439,8 +439,8 @@ def _add_inference_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision",
         choices=("auto", "fp32", "bf16"),
-        default="auto",
-        help="model arithmetic; auto = bf16 where the hardware runs it natively (default)",
+        default=precision,
+        help=f"model arithmetic; auto = bf16 where the hardware runs it natively ({precision})",
     )
     parser.add_argument("--threads", type=_positive_int, help="CPU threads (default: all cores)")
 
@@ -467,7 +467,7 @@ def _predict_parser(subparsers: argparse._SubParsersAction) -> None:
         "<model>/pred_N.png, compare_N.png (ground truth | models), prediction.gif and "
         "prediction.json.",
     )
-    _add_inference_arguments(parser)
+    _add_inference_arguments(parser, precision="auto")
     parser.add_argument(
         "-n", "--no_pred", type=_positive_int, default=7, help="recursive predictions (default 7)"
     )
@@ -516,7 +516,7 @@ def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         "videos, recursively for --steps steps, on full frames and on moving pixels. Writes "
         "metrics.csv (model, step, metric, region, mean, std, n), metrics.md and metrics.png.",
     )
-    _add_inference_arguments(parser)
+    _add_inference_arguments(parser, precision="fp32")
     parser.add_argument("--steps", type=_positive_int, default=8, help="recursive steps (8)")
     parser.add_argument(
         "--windows", type=_non_negative_int, default=64, help="most windows scored; 0 = all (64)"

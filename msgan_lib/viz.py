@@ -466,3 +466,14 @@ def metrics_vs_step(rows: Sequence, regions: Sequence[str] = ("full", "moving"))
     axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """An ``(H, W, 3)`` uint8 image encoded as PNG (for ``ipywidgets.Image``)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
