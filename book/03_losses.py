@@ -290,16 +290,18 @@ for key, title in columns[:5]:
 # its edges are exactly where the true frame's are, where the double sprite's edges are
 # always half wrong. (The L1 models score well on it too, by drawing almost nothing at the
 # junction and a clean maze elsewhere: a sharp but incomplete frame; the shares above tell
-# the two apart.) PSNR is a different matter. Per pixel, the mean
-# squared error is what L2 training minimises in expectation, so a *converged* L2 model has
-# the lowest expected MSE of all; committing to the wrong future costs twice the squared
-# error of the average in the uncertain cells. Read the PSNR columns above with that in
-# mind: a PSNR gain for the adversarial model measures how well it drew the rest of the
-# frame (the maze) or that the short L2 run is not fully converged, not that a committed
-# guess is closer to the truth on average. "PSNR nearest" shows what the adversarial term
-# buys instead: a prediction that is *one of the possible futures*. This is why the paper
-# reports the sharpness difference beside PSNR and SSIM, and why a single-frame metric can
-# never fully reward a model for being plausible rather than average.
+# the two apart.) PSNR is a different matter. The mean squared error is what L2 training
+# minimises in expectation: in the uncertain cells a committed guess costs, averaged over
+# the two futures, twice the squared error of the average, so a *converged* L2 model has the
+# lowest expected MSE of all. But PSNR is a logarithm taken frame by frame and then averaged:
+# a guess that is right half of the time scores very high on those frames, which can
+# outweigh the frames it gets wrong. Add that the short L2 run has not reached the exact
+# average (compare its shares with 1/2) and that the adversarial model trained for longer
+# in total, and the PSNR columns can lean either way: they do not show that a committed guess
+# is closer to the truth on average. "PSNR nearest" shows what the adversarial term buys
+# instead: a prediction that is close to *one of the possible futures*. This is why the
+# paper reports the sharpness difference beside PSNR and SSIM, and why no single-frame
+# metric fully rewards a model for being plausible rather than average.
 
 # %% [markdown]
 # ## Check
@@ -321,7 +323,7 @@ assert adv["share_committed"] - adv["share_other"] > 0.5, (
     f"the adversarial model does not commit: shares {adv['share_committed']:.2f} / "
     f"{adv['share_other']:.2f}"
 )
-assert l2["share_committed"] - l2["share_other"] < 0.25, (
+assert l2["share_other"] > 0.15 and l2["share_committed"] - l2["share_other"] < 0.25, (
     f"the L2 model does not draw both futures: shares {l2['share_committed']:.2f} / "
     f"{l2['share_other']:.2f}"
 )
