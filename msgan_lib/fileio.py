@@ -22,6 +22,16 @@ class MsganError(Exception):
     """
 
 
+def _current_umask() -> int:
+    """The process umask (reading it means setting it, so set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def natural_key(name: str) -> list[int | str]:
     """Sort key that orders ``frame2`` before ``frame10`` (digits compare as numbers).
 
@@ -45,6 +55,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600; finished files get the usual mode
     try:
         yield tmp
         os.replace(tmp, final)
