@@ -38,9 +38,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import struct
-import tempfile
 import time
 import warnings
 import zlib
@@ -55,7 +53,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from msgan_lib.config import DataConfig
-from msgan_lib.fileio import MsganError, atomic_path, natural_key, write_text_atomic
+from msgan_lib.fileio import MsganError, atomic_dir, atomic_path, natural_key, write_text_atomic
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MANIFEST_NAME = "manifest.json"
@@ -196,29 +194,6 @@ def write_video(frames: Iterable[np.ndarray], video_dir: Path) -> int:
     for count, frame in enumerate(frames, start=1):
         (video_dir / f"frame_{count:06d}.png").write_bytes(encode_png(frame))
     return count
-
-
-@contextlib.contextmanager
-def _replace_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty hidden directory beside ``final``; on success it replaces ``final``.
-
-    The directory-level twin of :func:`msgan_lib.fileio.atomic_path`: on any exception the
-    temporary directory is removed and ``final`` is left as it was.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        yield tmp
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-            os.replace(final, old / final.name)
-            os.replace(tmp, final)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def _check_replaceable(path: Path, overwrite: bool, is_ours: Callable[[Path], bool], hint: str):
@@ -400,7 +375,7 @@ def record_pacman(
         _check_replaceable(images / split, overwrite, _is_recording, "record-pacman")
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        tmp = {split: stack.enter_context(_replace_dir(images / split)) for split in splits}
+        tmp = {split: stack.enter_context(atomic_dir(images / split)) for split in splits}
         tasks = [
             (seed, split, i, tmp[split] / f"episode_{i:05d}", config)
             for split in splits
@@ -446,7 +421,7 @@ def import_video(
                 frame = np.repeat(frame, 3, axis=2)
             yield np.ascontiguousarray(frame[:, :, :3])  # drop alpha
 
-    with _replace_dir(out) as tmp:
+    with atomic_dir(out) as tmp:
         try:
             count = write_video(rgb_frames(), tmp)
         except MsganError:
@@ -717,7 +692,7 @@ def process_data(
     start = time.perf_counter()
     per_video = _split_counts(n_clips, [n - history for n in lengths])
     jobs, shard_index = [], 0
-    with _replace_dir(clips_path) as tmp:
+    with atomic_dir(clips_path) as tmp:
         for index, (video, count) in enumerate(zip(videos, per_video, strict=True)):
             if count == 0:
                 continue

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from msgan_lib.fileio import atomic_path, natural_key, write_text_atomic
+from msgan_lib.fileio import atomic_dir, atomic_path, natural_key, write_text_atomic
 
 
 def test_natural_key_orders_numbers_by_value() -> None:
@@ -33,3 +33,20 @@ def test_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
         raise RuntimeError("interrupted")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_atomic_dir_replaces_only_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "clips"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("half")
+        raise RuntimeError("interrupted")
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clips"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask
