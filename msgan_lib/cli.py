@@ -21,6 +21,7 @@ import dataclasses
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from msgan_lib.fileio import MsganError
 
@@ -28,26 +29,40 @@ Handler = Callable[[argparse.Namespace], None]
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an integer > 0 (``-n 0`` and negatives are refused with a clear line)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be a positive integer (at least 1)")
-    return value
+def _number(
+    what: str,
+    cast: type[int] | type[float],
+    low: float,
+    high: float | None = None,
+    *,
+    above: bool = False,
+) -> Callable[[str], Any]:
+    """An argparse type: ``cast(text)``, ``what`` is, within ``[low, high]`` (``(low, high]``
+    if ``above``).
+
+    Out-of-range values such as ``-n 0`` are refused by argparse with one clear line.
+    """
+    kind = "an integer" if cast is int else "a number"
+
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if value < low or (above and value == low) or (high is not None and value > high):
+            bound = f"more than {low}" if above else f"at least {low}"
+            limit = f" and at most {high}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"{value} must be {what} ({bound}{limit})")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
+_positive_int = _number("a positive integer", int, 1)
+_non_negative_int = _number("an integer", int, 0)
+_positive_float = _number("a positive number", float, 0.0, above=True)
+_non_negative_float = _number("a number", float, 0.0)
+_fraction = _number("a fraction", float, 0.0, 1.0)
 
 
 REGISTRARS: list[Registrar] = []
@@ -89,28 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Subcommands. Each registrar builds its parser; each handler calls into the library.
 
 # --- data commands: record-pacman, import-video, process-data (chapter 01) ---
-
-
-def _fraction(text: str) -> float:
-    """argparse type: a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    """argparse type: a number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
 
 
 def _print_data_warnings(command_name: str, caught: list[warnings.WarningMessage]) -> None:
@@ -244,17 +237,6 @@ def _process_data(args: argparse.Namespace) -> None:
 
 
 # --- train (chapter 04) ---
-
-
-def _positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (learning rates)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} must be a number greater than 0")
-    return value
 
 
 # `msgan train` flags that override TrainConfig fields (None: not given on the command line).
