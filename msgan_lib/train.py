@@ -126,11 +126,29 @@ def _process_from_environment() -> Process:
     )
 
 
-def _cpu_threads(process: Process) -> int:
-    """Cores per process when several processes share this machine's CPU."""
+def cpu_threads(process: Process | None = None) -> int:
+    """CPU threads for training: this process's share of the cores, minus the busy ones.
+
+    Several processes of one run (torchrun) split the cores. Cores that other programs keep
+    busy (the 1-minute load average) are left to them: when another process holds a core,
+    a 2-thread step waits at every parallel region for its descheduled thread, and measured
+    here (``benchmarks/bench_train.py --settings``, paper preset, bf16) it ran at 5-7 s per
+    iteration against 4.0 s with 1 thread; on an idle machine 2 threads take 2.0 s. The
+    thread count does not change the results (checked bit for bit on this CPU).
+    """
+    cores = _cores()
+    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
+    return max(1, min(_core_share(process or Process()), cores - busy))
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _core_share(process: Process) -> int:
+    """This process's share of the cores when a run has several processes on this machine."""
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", process.world_size))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // max(1, local_world))
+    return max(1, _cores() // max(1, local_world))
 
 
 # --- data ---
@@ -227,8 +245,12 @@ class TrainStep:
         device: torch.device,
         process: Process | None = None,
     ) -> None:
+        from msgan_lib.predict import bf16_supported
+
         self.model_config, self.config, self.device = model_config, config, device
         self.process = process or Process()
+        # bf16 only where the hardware runs it natively: emulated bf16 is slower than fp32.
+        self.amp = config.amp and bf16_supported(device)
         self.memory_format = (
             torch.channels_last if config.channels_last else torch.contiguous_format
         )
@@ -266,8 +288,9 @@ class TrainStep:
         )
 
     def _optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
-        # Fused kernels update every weight in one pass over memory (the per-tensor loop
-        # reads and writes the Adam state several times: ~10% of a paper-size CPU step).
+        # Fused kernels update every weight in one pass over memory; the per-tensor loop
+        # reads and writes the Adam state several times (paper preset, 47 M weights, on this
+        # CPU: 120 ms against 17 ms per step, about 5% of a 2 s training step).
         if self.config.optimizer == "sgd":
             return torch.optim.SGD(module.parameters(), lr=lr, fused=True)  # paper: plain SGD
         return torch.optim.Adam(
@@ -281,8 +304,8 @@ class TrainStep:
         return torch.compile(module) if self.config.compile else module
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """bf16 autocast on this device when ``amp`` is on (a no-op otherwise)."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.amp)
+        """bf16 autocast when ``amp`` is on and native here (a no-op otherwise)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def split(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Split clips ``(B, 3(T+1), H, W)`` into history and next frame, on the device."""
@@ -677,7 +700,10 @@ def train(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     else:
-        torch.set_num_threads(threads or _cpu_threads(process))
+        chosen = threads or cpu_threads(process)
+        torch.set_num_threads(chosen)
+        if threads is None and chosen < _core_share(process) and process.is_main:
+            _say(f"other processes keep the CPU busy: training with {chosen} thread(s)")
     out_dir = Path(out_dir)
 
     dataset = ClipDataset(clips_dir)
