@@ -353,7 +353,9 @@ def _train_parser(subparsers: argparse._SubParsersAction) -> None:
         "--sample-every", type=_non_negative_int, help="steps between sample grids (500)"
     )
     parser.add_argument("--log-every", type=_positive_int, help="steps between metrics (10)")
-    parser.add_argument("--threads", type=_positive_int, help="CPU threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=_positive_int, help="CPU threads (default: the cores not busy)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_train)
 
