@@ -134,7 +134,9 @@ def cpu_threads(process: Process | None = None) -> int:
     a 2-thread step waits at every parallel region for its descheduled thread, and measured
     here (``benchmarks/bench_train.py --settings``, paper preset, bf16) it ran at 5-7 s per
     iteration against 4.0 s with 1 thread; on an idle machine 2 threads take 2.0 s. The
-    thread count does not change the results (checked bit for bit on this CPU).
+    thread count can change the last bits of some results (oneDNN splits work by thread:
+    the tiny preset's Adam steps differ by ~1e-5 between 1 and 2 threads), so a resumed run
+    keeps its checkpoint's thread count (see :func:`train`).
     """
     cores = _cores()
     busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
@@ -392,6 +394,7 @@ class TrainStep:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "rng": ckpt.capture_rng_state(),
             "data_manifest": data_manifest,
+            "cpu_threads": torch.get_num_threads(),  # a resumed CPU run keeps it (exactness)
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -685,8 +688,10 @@ def train(
     ``out_dir`` that already holds checkpoints is refused rather than overwritten.
 
     ``device`` defaults to the CPU (``default_device()`` picks a GPU when present); under
-    torchrun every rank uses its local GPU. ``threads`` sets CPU threads (default: the cores
-    available to this process). Returns a :class:`TrainResult`; the models are in eval mode.
+    torchrun every rank uses its local GPU. ``threads`` sets CPU threads; by default a
+    resumed run keeps its checkpoint's count (results can depend on it in the last bits)
+    and a new run takes the cores other processes leave free (:func:`cpu_threads`).
+    Returns a :class:`TrainResult`; the models are in eval mode.
     """
     from msgan_lib.data import ClipDataset
 
@@ -699,11 +704,6 @@ def train(
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    else:
-        chosen = threads or cpu_threads(process)
-        torch.set_num_threads(chosen)
-        if threads is None and chosen < _core_share(process) and process.is_main:
-            _say(f"other processes keep the CPU busy: training with {chosen} thread(s)")
     out_dir = Path(out_dir)
 
     dataset = ClipDataset(clips_dir)
@@ -719,6 +719,10 @@ def train(
             "or choose another --out"
         )
 
+    state = ckpt.load_checkpoint(source, map_location=device) if source is not None else None
+    if device.type == "cpu":
+        _set_cpu_threads(threads, state, process)
+
     initialized = False
     if process.distributed and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -733,12 +737,26 @@ def train(
             device,
             process,
             source,
+            state,
             load,
             progress,
         )
     finally:
         if initialized:
             dist.destroy_process_group()
+
+
+def _set_cpu_threads(threads: int | None, state: dict[str, Any] | None, process: Process) -> None:
+    """``threads`` if given; a resumed run's own count (exact continuation); else the free cores."""
+    if threads is None and state is not None and state.get("cpu_threads"):
+        threads = int(state["cpu_threads"])
+        if process.is_main:
+            _say(f"keeping the run's {threads} CPU thread(s) for an exact continuation")
+    elif threads is None:
+        threads = cpu_threads(process)
+        if threads < _core_share(process) and process.is_main:
+            _say(f"other processes keep the CPU busy: training with {threads} thread(s)")
+    torch.set_num_threads(threads)
 
 
 def _check_dataset(dataset: Any, model_config: ModelConfig, clips_dir: Any) -> None:
@@ -766,13 +784,14 @@ def _train(
     device: torch.device,
     process: Process,
     source: Path | None,
+    state: dict[str, Any] | None,
     load: str | os.PathLike[str] | None,
     progress: bool,
 ) -> TrainResult:
     step_state = TrainStep(model_config, config, device, process)
     start, records = 0, []
-    if source is not None:
-        start = _continue_from(step_state, source, identity, process)
+    if source is not None and state is not None:
+        start = _continue_from(step_state, state, source, identity, process)
         records = [r for r in read_metrics(out_dir) if r["step"] <= start]
     elif load is not None:
         _initialise_from(step_state, load)
@@ -847,10 +866,13 @@ def _train(
 
 
 def _continue_from(
-    step_state: TrainStep, source: Path, identity: dict[str, Any], process: Process
+    step_state: TrainStep,
+    state: dict[str, Any],
+    source: Path,
+    identity: dict[str, Any],
+    process: Process,
 ) -> int:
-    """Load a checkpoint to resume from, after checking it is this run; returns its step."""
-    state = ckpt.load_checkpoint(source, map_location=step_state.device)
+    """Continue from a checkpoint's state, after checking it is this run; returns its step."""
     _check_same_run(state, step_state.model_config, step_state.config, source)
     if state["data_manifest"] != identity:
         raise MsganError(
