@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -42,7 +43,9 @@ import struct
 import time
 import warnings
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,11 +59,13 @@ from msgan_lib.config import DataConfig
 from msgan_lib.fileio import MsganError, atomic_dir, atomic_path, natural_key, write_text_atomic
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MANIFEST_NAME = "manifest.json"
 CLIPS_FORMAT = "msgan-clips-1"
 SHARD_SIZE = 4096  # clips per shard: about 1-2 MB compressed, one file per 4096 clips
 PNG_LEVEL = 1  # zlib level of recorded frames: Atari frames compress 40x even at level 1
 CLIP_LEVEL = 3  # zlib level of each stored clip: measured 30x smaller, faster than level 6
+WRITE_AHEAD = 16  # frames queued for the PNG writer thread at most
 PIXEL_SCALE = 127.5  # uint8 v <-> [-1, 1] value v / 127.5 - 1
 
 
@@ -119,10 +124,61 @@ def list_frames(video_dir: str | os.PathLike[str]) -> list[Path]:
     return sorted(frames, key=lambda p: natural_key(p.name))
 
 
+def _decode_plain_png(data: bytes) -> np.ndarray | None:
+    """Decode an 8-bit RGB PNG whose rows are all unfiltered (as :func:`encode_png` writes).
+
+    Returns ``(H, W, 3)`` uint8, or None for any other PNG (or a damaged one): the caller
+    then decodes with Pillow, which handles every format and reports errors. Skipping
+    Pillow's generic machinery makes reading recorded frames about 2.5x faster, which is
+    most of ``process-data``'s fixed cost per frame.
+    """
+    if data[:8] != PNG_SIGNATURE:
+        return None
+    position, shape, parts = 8, None, []
+    while position + 8 <= len(data):
+        length, tag = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
+        position += 12 + length  # length, tag, body, crc
+        if tag == b"IHDR":
+            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if (depth, colour, interlace) != (8, 2, 0):
+                return None
+            shape = (height, width)
+        elif tag == b"IDAT":
+            parts.append(body)
+        elif tag == b"IEND":
+            break
+    if shape is None:
+        return None
+    try:
+        raw = zlib.decompress(b"".join(parts))
+    except zlib.error:
+        return None
+    height, width = shape
+    if len(raw) != height * (1 + 3 * width):
+        return None
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, 1 + 3 * width)
+    if rows[:, 0].any():  # a row filter other than "none": leave it to Pillow
+        return None
+    return rows[:, 1:].reshape(height, width, 3)
+
+
 def read_frame(path: str | os.PathLike[str]) -> np.ndarray:
     """One frame file as an ``(H, W, 3)`` uint8 RGB array (grayscale and RGBA converted)."""
+    return np.ascontiguousarray(_read_rgb(path))
+
+
+def _read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """:func:`read_frame`, possibly as a strided view (saves a copy in :func:`load_video`)."""
     try:
-        with Image.open(path) as image:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise MsganError(f"cannot read frame {path}: {error}; replace or delete it") from None
+    frame = _decode_plain_png(data)
+    if frame is not None:
+        return frame
+    try:
+        with Image.open(io.BytesIO(data)) as image:
             return np.asarray(image.convert("RGB"))
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as error:
         raise MsganError(f"cannot decode frame {path}: {error}; replace or delete it") from None
@@ -144,20 +200,29 @@ def load_video(video_dir: str | os.PathLike[str]) -> np.ndarray:
     Raises :class:`MsganError` naming the file if a frame does not decode or if its size
     differs from the first frame's, and if the directory holds no frame at all.
     """
+    return _load_frames(video_dir, channels_first=False)
+
+
+def _load_frames(video_dir: str | os.PathLike[str], channels_first: bool) -> np.ndarray:
+    """:func:`load_video`, or with ``channels_first`` the same frames as ``(T, 3, H, W)``
+    (the layout ``process-data`` cuts from), decoded straight into it with no extra copy."""
     files = list_frames(video_dir)
     if not files:
         raise MsganError(f"video directory {video_dir} holds no PNG or JPEG frames")
-    first = read_frame(files[0])
-    video = np.empty((len(files), *first.shape), dtype=np.uint8)  # (T, H, W, 3)
-    video[0] = first
+    first = _read_rgb(files[0])
+    height, width, _ = first.shape
+    shape = (len(files), 3, height, width) if channels_first else (len(files), *first.shape)
+    video = np.empty(shape, dtype=np.uint8)  # (T, 3, H, W) or (T, H, W, 3)
+    target = video.transpose(0, 2, 3, 1) if channels_first else video  # (T, H, W, 3) view
+    target[0] = first
     for index, path in enumerate(files[1:], start=1):
-        frame = read_frame(path)
+        frame = _read_rgb(path)
         if frame.shape != first.shape:
             raise MsganError(
                 f"frame {path} is {frame.shape[0]}x{frame.shape[1]} but {files[0].name} is "
                 f"{first.shape[0]}x{first.shape[1]}: all frames of a video must share one size"
             )
-        video[index] = frame
+        target[index] = frame
     return video
 
 
@@ -177,7 +242,7 @@ def encode_png(frame: np.ndarray, level: int = PNG_LEVEL) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
     return (
-        b"\x89PNG\r\n\x1a\n"
+        PNG_SIGNATURE
         + chunk(b"IHDR", header)
         + chunk(b"IDAT", zlib.compress(rows.tobytes(), level))
         + chunk(b"IEND", b"")
@@ -187,12 +252,25 @@ def encode_png(frame: np.ndarray, level: int = PNG_LEVEL) -> bytes:
 def write_video(frames: Iterable[np.ndarray], video_dir: Path) -> int:
     """Write frames as ``frame_000001.png``, ... into an existing, empty ``video_dir``.
 
-    Callers write into a temporary directory renamed into place afterwards, which makes the
-    whole video appear at once. Returns the number of frames written.
+    PNG encoding and file writes run on a helper thread (zlib and file I/O release the GIL)
+    while the caller produces the next frames, e.g. emulates the game: a recording worker
+    then keeps more than one core busy, which also evens out workers that finish at
+    different times. Callers write into a temporary directory renamed into place afterwards,
+    which makes the whole video appear at once. Returns the number of frames written.
     """
+
+    def save(index: int, frame: np.ndarray) -> None:
+        (video_dir / f"frame_{index:06d}.png").write_bytes(encode_png(frame))
+
     count = 0
-    for count, frame in enumerate(frames, start=1):
-        (video_dir / f"frame_{count:06d}.png").write_bytes(encode_png(frame))
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: deque[Future[None]] = deque()
+        for count, frame in enumerate(frames, start=1):
+            pending.append(writer.submit(save, count, frame))
+            while len(pending) > WRITE_AHEAD:
+                pending.popleft().result()  # bounded memory; re-raises a failed write
+        for done in pending:
+            done.result()
     return count
 
 
@@ -254,15 +332,24 @@ def merge_flicker(frames: np.ndarray) -> np.ndarray:
     """
     rgba = np.zeros((*frames.shape[:-1], 4), dtype=np.uint8)  # (K, H, W, 4)
     rgba[..., :3] = frames
-    packed = rgba.view(np.uint32)[..., 0]  # (K, H, W): one integer per colour
-    sample = packed[-1].ravel()[::7]
+    return _merge_by_key(frames, rgba.view(np.uint32)[..., 0])  # (K, H, W): one int per colour
+
+
+def _merge_by_key(frames: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """:func:`merge_flicker` given ``keys`` ``(K, H, W)``: one integer per pixel colour.
+
+    ``play_pacman`` passes the emulator's palette indices (one byte per pixel, read at no
+    cost), which avoids packing RGB into integers; any one-to-one colour key gives the same
+    merge. Only the few filled pixels are copied (gathered by index, not by a full mask).
+    """
+    sample = keys[-1].ravel()[::7]
     colours, counts = np.unique(sample, return_counts=True)
     background = colours[np.argmax(counts)]
-    merged, merged_packed = frames[-1].copy(), packed[-1].copy()
-    for earlier, earlier_packed in zip(frames[-2::-1], packed[-2::-1], strict=True):
-        fill = (merged_packed == background) & (earlier_packed != background)  # (H, W)
-        merged[fill] = earlier[fill]
-        merged_packed[fill] = earlier_packed[fill]
+    merged, merged_keys = frames[-1].copy(), keys[-1].copy()
+    for earlier, earlier_keys in zip(frames[-2::-1], keys[-2::-1], strict=True):
+        ys, xs = np.nonzero((merged_keys == background) & (earlier_keys != background))
+        merged[ys, xs] = earlier[ys, xs]
+        merged_keys[ys, xs] = earlier_keys[ys, xs]
     return merged
 
 
@@ -314,6 +401,7 @@ def play_pacman(
     rng = np.random.default_rng(policy_seed)
     height, width = ale.getScreenDims()
     buffer = np.empty((config.merge, height, width, 3), dtype=np.uint8)  # (K, H, W, 3)
+    palette = np.empty((config.merge, height, width), dtype=np.uint8)  # (K, H, W) indices
     action, hold = actions[0], 0
 
     def next_action() -> Any:
@@ -330,7 +418,8 @@ def play_pacman(
         for k in range(config.merge):
             ale.act(next_action())
             ale.getScreenRGB(buffer[k])
-        yield merge_flicker(buffer)
+            ale.getScreen(palette[k])
+        yield _merge_by_key(buffer, palette)
         if ale.game_over():
             return
 
@@ -497,6 +586,63 @@ KEPT_PASSED, KEPT_WITHOUT_CHECK, KEPT_AFTER_MAX_TRIES = 0, 1, 2
 KEEP_REASONS = ("passed", "kept_without_check", "kept_after_max_tries")
 
 
+def _motion_table(frames: np.ndarray, history: int, crop: int) -> np.ndarray:
+    """Summed-volume table of per-pixel motion energy of channel-first ``(T, 3, H, W)`` frames.
+
+    Returns ``(T, H+1, W+1)``: entry ``[k, y, x]`` sums the squared uint8 frame-to-frame
+    differences of steps ``< k`` over rows ``< y`` and columns ``< x``, so the energy of any
+    crop of any window is 8 lookups (:func:`_table_scores`). Cheaper than
+    :func:`_motion_energy_map` when only the crops actually tried are needed
+    (``process-data``). Squared differences are computed in uint8/uint16 arithmetic; sums
+    wrap around in uint32 (uint64 for huge crops), and differences stay exact
+    because every crop's total fits the type. The table is built a few steps at a time, with
+    small temporaries and prefix sums along time and rows as whole-row adds, which
+    numpy does far faster than ``cumsum`` along those axes.
+    """
+    n_frames, _, height, width = frames.shape
+    wide = 3 * 255**2 * history * crop * crop >= 2**32
+    table = np.zeros((n_frames, height + 1, width + 1), dtype=np.uint64 if wide else np.uint32)
+    chunk = 32  # steps at a time: temporaries stay small, few numpy calls per row
+    for start in range(0, n_frames - 1, chunk):
+        stop = min(start + chunk, n_frames - 1)
+        later, earlier = frames[start + 1 : stop + 1], frames[start:stop]  # (s, 3, H, W)
+        diff = np.maximum(later, earlier)
+        diff -= np.minimum(later, earlier)  # |difference|, still uint8
+        square = np.square(diff, dtype=np.uint16)  # at most 255^2: fits
+        block = table[start + 1 : stop + 1]  # (s, H+1, W+1)
+        energy = block[:, 1:, 1:]  # (s, H, W): energy of each step
+        np.add(square[:, 0], square[:, 1], out=energy, dtype=table.dtype)
+        energy += square[:, 2]
+        np.cumsum(block, axis=2, dtype=table.dtype, out=block)
+        for y in range(2, height + 1):
+            block[:, y] += block[:, y - 1]
+        for k in range(start + 1, stop + 1):
+            table[k] += table[k - 1]
+    return table
+
+
+def _table_scores(
+    table: np.ndarray, t: np.ndarray, y: np.ndarray, x: np.ndarray, history: int, crop: int
+) -> np.ndarray:
+    """float32 :func:`motion_score` of the clips at window ``t``, crop ``(y, x)`` from a
+    :func:`_motion_table`; equal to :func:`motion_score_map` at those entries."""
+    _, rows, cols = table.shape
+    flat = table.reshape(-1)
+    corner = y * cols + x
+    energy = np.zeros(len(t), dtype=table.dtype)
+    for frame, sign in ((t + history, 1), (t, -1)):
+        base = frame * (rows * cols) + corner
+        area = flat[base + crop * cols + crop] - flat[base + crop] - flat[base + crop * cols]
+        area += flat[base]
+        if sign > 0:
+            energy += area
+        else:
+            energy -= area
+    scores = energy.astype(np.float32)
+    scores *= np.float32(1 / PIXEL_SCALE**2)
+    return scores
+
+
 def draw_crops(
     scores: np.ndarray, n: int, rng: np.random.Generator, config: DataConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -508,25 +654,44 @@ def draw_crops(
     ``max_tries`` misses the last try is kept, as in the port). ``scores`` comes from
     :func:`motion_score_map`. Returns ``t, y, x, reason, score`` arrays of length ``n``.
     """
-    n_windows, n_y, n_x = scores.shape
-    threshold = config.motion_threshold
+    return _draw_crops(lambda t, y, x: scores[t, y, x], scores.shape, n, rng, config)
+
+
+def _draw_crops(
+    score_at: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    shape: tuple[int, ...],
+    n: int,
+    rng: np.random.Generator,
+    config: DataConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`draw_crops` with scores looked up by ``score_at(t, y, x)`` for ``shape``.
+
+    All random numbers are drawn up front (so the result does not depend on how scores are
+    found), but only the tries still needed are scored: try ``j`` only for clips whose
+    tries ``< j`` all failed, which is a few tries per clip on average instead of 100.
+    """
+    n_windows, n_y, n_x = shape
     t = rng.integers(n_windows, size=n)
     without_check = rng.random(n) < config.keep_without_check
     ys = rng.integers(n_y, size=(n, config.max_tries))
     xs = rng.integers(n_x, size=(n, config.max_tries))
-    tries = scores[t[:, None], ys, xs]  # (n, max_tries)
-    passed = tries > threshold
-    first = passed.argmax(axis=1)
-    any_passed = passed.any(axis=1)
-    choice = np.where(without_check, 0, np.where(any_passed, first, config.max_tries - 1))
-    reason = np.where(
-        without_check,
-        KEPT_WITHOUT_CHECK,
-        np.where(any_passed, KEPT_PASSED, KEPT_AFTER_MAX_TRIES),
-    )
+    choice = np.full(n, config.max_tries - 1)
+    choice[without_check] = 0
+    reason = np.full(n, KEPT_AFTER_MAX_TRIES)
+    reason[without_check] = KEPT_WITHOUT_CHECK
+    score = score_at(t, ys[:, 0], xs[:, 0])
+    active = np.flatnonzero(~without_check)  # clips whose tries so far all failed
+    for j in range(config.max_tries):
+        if j > 0:
+            score[active] = score_at(t[active], ys[active, j], xs[active, j])
+        passed = score[active] > config.motion_threshold
+        choice[active[passed]] = j
+        reason[active[passed]] = KEPT_PASSED
+        active = active[~passed]
+        if active.size == 0:
+            break
     rows = np.arange(n)
-    y, x = ys[rows, choice], xs[rows, choice]
-    return t, y, x, reason, tries[rows, choice]
+    return t, ys[rows, choice], xs[rows, choice], reason, score
 
 
 # ---------------------------------------------------------------------------------------
@@ -536,20 +701,22 @@ def draw_crops(
 def encode_shard(
     frames: np.ndarray, t: np.ndarray, y: np.ndarray, x: np.ndarray, history: int, crop: int
 ) -> np.ndarray:
-    """Cut clips ``frames[t:t+history+1, y:y+crop, x:x+crop]`` and pack them into one shard.
+    """Cut clips ``frames[t:t+history+1, :, y:y+crop, x:x+crop]`` and pack them into a shard.
 
-    The shard is a uint8 byte array: ``N + 1`` int64 offsets, then one zlib stream per clip
-    (bytes ``[offsets[i], offsets[i+1])``), each clip stored channel-first as
-    ``(history+1, 3, crop, crop)``, so one clip decodes without the rest. Clips are cut in
-    order of their window so that neighbouring cuts share frames in the CPU cache (about
-    8x faster than cutting in random order), and each is compressed straight from the
-    frames, with no array of all clips in between.
+    ``frames`` is the video channel-first, ``(T, 3, H, W)`` uint8, so that each clip's rows
+    are copied in runs of ``crop`` bytes. The shard is a uint8 byte array: ``N + 1`` int64
+    offsets, then one zlib stream per clip (bytes ``[offsets[i], offsets[i+1])``), each clip
+    stored as ``(history+1, 3, crop, crop)``, so one clip decodes without the rest. Clips
+    are cut in order of their window so that neighbouring cuts share frames in the CPU
+    cache (about 8x faster than cutting in random order), and each is compressed straight
+    from the frames, with no array of all clips in between.
     """
     blobs: list[bytes] = [b""] * len(t)
-    for i in np.argsort(t, kind="stable"):
-        a, b, c = t[i], y[i], x[i]
-        clip = frames[a : a + history + 1, b : b + crop, c : c + crop]  # (T+1, crop, crop, 3)
-        blobs[i] = zlib.compress(clip.transpose(0, 3, 1, 2).tobytes(), CLIP_LEVEL)
+    order = np.argsort(t, kind="stable")
+    cuts = zip(order.tolist(), t[order].tolist(), y[order].tolist(), x[order].tolist(), strict=True)
+    for i, a, b, c in cuts:
+        clip = frames[a : a + history + 1, :, b : b + crop, c : c + crop]  # (T+1, 3, crop, crop)
+        blobs[i] = zlib.compress(clip.tobytes(), CLIP_LEVEL)
     table = 8 * (len(blobs) + 1)
     offsets = np.cumsum([table, *map(len, blobs)], dtype="<i8")  # (N+1,)
     return np.frombuffer(offsets.tobytes() + b"".join(blobs), dtype=np.uint8)
@@ -574,14 +741,26 @@ class _VideoJob:
     config: DataConfig
 
 
+def _draw_from_video(
+    frames: np.ndarray, n: int, rng: np.random.Generator, config: DataConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`draw_crops` on channel-first ``frames`` ``(T, 3, H, W)``, scoring only the
+    crops tried."""
+    history, crop = config.history, config.crop_size
+    table = _motion_table(frames, history, crop)
+    n_frames, _, height, width = frames.shape
+    shape = (n_frames - history, height - crop + 1, width - crop + 1)
+    return _draw_crops(
+        lambda t, y, x: _table_scores(table, t, y, x, history, crop), shape, n, rng, config
+    )
+
+
 def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
     """Cut one video's clips and write its shards; returns per-shard statistics."""
-    frames = load_video(job.video_dir)
+    frames = _load_frames(job.video_dir, channels_first=True)  # (T, 3, H, W)
     crop, history = job.config.crop_size, job.config.history
-    scores = motion_score_map(frames, history, crop)
     rng = np.random.default_rng(np.random.SeedSequence(job.seed, spawn_key=(job.video_index,)))
-    t, y, x, reason, score = draw_crops(scores, job.n_clips, rng, job.config)
-    del scores
+    t, y, x, reason, score = _draw_from_video(frames, job.n_clips, rng, job.config)
     results, start = [], 0
     for name, count in job.shards:
         part = slice(start, start + count)

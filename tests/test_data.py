@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from msgan_lib import cli
+from msgan_lib import cli, data
 from msgan_lib.config import DataConfig
 from msgan_lib.data import (
     KEPT_AFTER_MAX_TRIES,
@@ -29,6 +29,7 @@ from msgan_lib.data import (
     motion_score,
     motion_score_map,
     process_data,
+    read_frame,
     record_pacman,
 )
 from msgan_lib.fileio import MsganError
@@ -115,6 +116,21 @@ def test_encode_png_decodes_to_the_same_pixels(tmp_path: Path) -> None:
     frame = np.random.default_rng(0).integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
     (tmp_path / "f.png").write_bytes(encode_png(frame))
     assert np.array_equal(np.asarray(Image.open(tmp_path / "f.png")), frame)
+    assert np.array_equal(read_frame(tmp_path / "f.png"), frame)  # the fast decoder
+
+
+def test_read_frame_fast_path_falls_back_to_pillow(tmp_path: Path) -> None:
+    # Pillow's own PNGs use row filters; ours are unfiltered: both must read the same, and a
+    # truncated file of ours must fail with a clear error, not a zlib one.
+    frame = moving_square_video(1)[0]
+    Image.fromarray(frame).save(tmp_path / "pillow.png", optimize=True)
+    assert data._decode_plain_png((tmp_path / "pillow.png").read_bytes()) is None
+    assert np.array_equal(read_frame(tmp_path / "pillow.png"), frame)
+    ours = encode_png(frame)
+    assert np.array_equal(data._decode_plain_png(ours), frame)
+    (tmp_path / "cut.png").write_bytes(ours[: len(ours) // 2])
+    with pytest.raises(MsganError, match="cut.png"):
+        read_frame(tmp_path / "cut.png")
 
 
 def test_merge_flicker_keeps_sprites_of_both_frames_in_true_colour() -> None:
@@ -126,6 +142,9 @@ def test_merge_flicker_keeps_sprites_of_both_frames_in_true_colour() -> None:
     merged = merge_flicker(frames)
     assert (merged[1:3, 1:3] == ghost_a).all() and (merged[6:8, 6:8] == ghost_b).all()
     assert (merged[0, 0] == background).all()
+    keys = np.arange(2 * 10 * 10).reshape(2, 10, 10) % 7  # any other colour keys...
+    keys[frames.sum(-1) == sum(background)] = 99  # ...with the background one to one
+    assert np.array_equal(data._merge_by_key(frames, keys), merged)
 
 
 # --- recording ------------------------------------------------------------------------
@@ -193,6 +212,24 @@ def test_motion_rule_keeps_only_moving_crops_unless_told_otherwise() -> None:
     always = DataConfig(crop_size=16, keep_without_check=1.0)
     _, y, _, reason, _ = draw_crops(scores, 300, rng, always)
     assert (reason == KEPT_WITHOUT_CHECK).all() and (y > 7).any()  # static crops appear
+
+
+def test_motion_table_scores_and_lazy_draws_match_the_full_map() -> None:
+    # process-data scores only the crops it tries (summed-volume table, tries stopped at the
+    # first pass): same scores and the same draws as draw_crops on the full map.
+    frames = moving_square_video(12)
+    frames[5:, 20:30, 10:20] = 255  # a second, wider change
+    history, crop = 3, 8
+    full = motion_score_map(frames, history, crop)
+    chw = np.ascontiguousarray(frames.transpose(0, 3, 1, 2))  # (T, 3, H, W)
+    table = data._motion_table(chw, history, crop)
+    t, y, x = (a.ravel() for a in np.indices(full.shape))
+    assert np.array_equal(data._table_scores(table, t, y, x, history, crop), full.ravel())
+    for threshold, keep in [(100.0, 0.05), (1e9, 0.0), (0.0, 0.5), (300.0, 0.0)]:
+        config = DataConfig(history, crop, threshold, keep, max_tries=9)
+        expected = draw_crops(full, 400, np.random.default_rng(7), config)
+        got = data._draw_from_video(chw, 400, np.random.default_rng(7), config)
+        assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
 
 
 # --- clips ----------------------------------------------------------------------------
