@@ -18,13 +18,14 @@ Recording (:func:`record_pacman`)
     its own seed derived from one run seed.
 
 Clips (:func:`process_data`)
-    Each video is decoded once; a motion score is computed for *every* crop position of every
-    window at once (summed-area tables); crops are then drawn in bulk with the Chainer port's
-    rule: up to ``max_tries`` random crops of a random window until one's summed squared
-    frame-to-frame difference on [-1, 1] data exceeds the threshold, a fraction kept without
-    the check. Clips are stored as shards: a ``.npy`` byte array holding an int64 offset table
-    followed by one zlib stream per clip (uint8, ``(history+1, 3, crop, crop)``), so
-    :class:`ClipDataset` reads any clip at random by memory-mapping the shard. A
+    Each video is decoded once into a summed-volume table of motion energy, from which the
+    motion score of any crop of any window is 8 lookups; crops are then drawn in bulk with
+    the Chainer port's rule: up to ``max_tries`` random crops of a random window until one's
+    summed squared frame-to-frame difference on [-1, 1] data exceeds the threshold, a
+    fraction kept without the check (only the tries actually needed are scored). Clips are
+    stored as shards: a ``.npy`` byte array holding an int64 offset table followed by one
+    zlib stream per clip (uint8, ``(history+1, 3, crop, crop)``), so :class:`ClipDataset`
+    reads any clip at random by memory-mapping the shard. A
     ``manifest.json`` records count, shapes, seed, source and motion statistics.
 
 Every run writes into a hidden temporary directory that is renamed into place at the end, so
