@@ -343,7 +343,7 @@ for r in nan_records:
 # %%
 chapter_seconds = time.perf_counter() - chapter_start
 print(f"chapter ran in {chapter_seconds:.0f} s")
-assert result.step == steps and list_checkpoints(run_dir), "the run must reach its total steps"
+assert result.step >= steps and list_checkpoints(run_dir), "the run must reach its total steps"
 assert last["lp"] < 0.5 * first["lp"], "a short run must at least halve the Lp term"
 assert d_real > d_fake, "a healthy D rates real frames above predicted ones"
 assert d_wins.step == demo_steps and d_records[-1]["d_fake"] < 0.2 < 0.8 < d_records[-1]["d_real"]
