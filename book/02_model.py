@@ -46,7 +46,6 @@ seed = 0
 
 # %%
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,12 +53,10 @@ from IPython.display import Markdown, display
 
 from msgan_lib.config import LossConfig, TrainConfig, preset
 from msgan_lib.data import (
-    RecordConfig,
+    ensure_sample_data,
     list_videos,
     load_video,
     motion_score_map,
-    process_data,
-    record_pacman,
 )
 from msgan_lib.fileio import MsganError
 from msgan_lib.losses import scale_targets
@@ -77,14 +74,9 @@ from msgan_lib.viz import scale_costs, scale_grid
 
 chapter_start = time.perf_counter()
 torch.manual_seed(seed)
-root = Path(data_root)
-test_dir, train_dir, clips_dir = root / "images/test", root / "images/train", root / "clips"
 # Chapter 01 makes this data; whatever is missing is made here with its FAST sizes.
-if not (train_dir.is_dir() and test_dir.is_dir()):
-    episodes = (0 if train_dir.is_dir() else 3, 0 if test_dir.is_dir() else 2)
-    record_pacman(root, *episodes, seed=seed, config=RecordConfig(frames_per_episode=300))
-if not (clips_dir / "manifest.json").is_file():
-    process_data(train_dir, clips_dir, 4000, seed=seed)
+paths = ensure_sample_data(data_root, seed=seed)
+test_dir, train_dir, clips_dir = paths["test"], paths["train"], paths["clips"]
 config = preset(preset_name)
 n = config.n_scales
 scale_names = [f"1/{2 ** (n - 1 - k)}" if k < n - 1 else "1" for k in range(n)]

@@ -54,8 +54,8 @@ from pathlib import Path
 import torch
 
 from msgan_lib.checkpoint import list_checkpoints, load_generator_info
-from msgan_lib.config import DataConfig, TrainConfig, preset
-from msgan_lib.data import ClipDataset, RecordConfig, process_data, record_pacman
+from msgan_lib.config import TrainConfig, preset
+from msgan_lib.data import ClipDataset, ensure_sample_data
 from msgan_lib.fileio import MsganError
 from msgan_lib.losses import image_gradients, lp_loss
 from msgan_lib.train import (
@@ -91,8 +91,7 @@ print(f"device: {device}; model: {preset_name}; {steps} steps of batch {batch_si
 
 # %%
 if not Path(clips_dir).is_dir():
-    record_pacman(data_root, train_episodes=3, test_episodes=2, seed=0, config=RecordConfig(300))
-    process_data(data_root / "images" / "train", clips_dir, 4000, DataConfig(), seed=0)
+    ensure_sample_data(data_root)
 dataset = ClipDataset(clips_dir)
 print(f"{len(dataset)} clips shaped {tuple(dataset[0].shape)} from {clips_dir}")
 

@@ -54,8 +54,8 @@ from IPython.display import Image, Markdown, display
 
 from msgan_lib import metrics, viz
 from msgan_lib.checkpoint import latest_checkpoint, load_generator_info
-from msgan_lib.config import DataConfig, TrainConfig, preset
-from msgan_lib.data import RecordConfig, list_videos, process_data, record_pacman
+from msgan_lib.config import TrainConfig, preset
+from msgan_lib.data import ensure_sample_data, list_videos
 from msgan_lib.predict import (
     Predictor,
     evaluate_models,
@@ -85,15 +85,7 @@ torch.manual_seed(seed)
 # more than a blur: the metrics below then show exactly that.
 
 # %%
-if not (test_dir.is_dir() and clips_dir.is_dir()):
-    record_pacman(
-        data_root,
-        train_episodes=3,
-        test_episodes=2,
-        seed=seed,
-        config=RecordConfig(frames_per_episode=300),
-    )
-    process_data(Path(data_root) / "images" / "train", clips_dir, 4000, DataConfig(), seed)
+ensure_sample_data(data_root, seed=seed)
 
 started = time.perf_counter()
 sources = {}

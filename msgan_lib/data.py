@@ -1034,3 +1034,34 @@ class ClipDataset(Dataset[torch.Tensor]):
         clip = torch.from_numpy(self.clip(index).copy())  # (T+1, 3, crop, crop) uint8
         clip = clip.reshape(-1, *clip.shape[2:])  # (3*(T+1), crop, crop), oldest first
         return clip.float() / PIXEL_SCALE - 1.0
+
+
+def ensure_sample_data(
+    root: str | os.PathLike[str],
+    seed: int = 0,
+    train_episodes: int = 3,
+    test_episodes: int = 2,
+    frames_per_episode: int = 300,
+    n_clips: int = 4000,
+) -> dict[str, Path]:
+    """Make whatever is missing of a small data set under ``root``; return its paths.
+
+    The book's chapters share the data chapter 01 records with its FAST sizes (the defaults
+    here); a chapter run on its own calls this to record the missing splits and cut the
+    clips. Returns ``{"train": ..., "test": ..., "clips": ...}``.
+    """
+    root = Path(root)
+    paths = {"train": root / "images" / "train", "test": root / "images" / "test"}
+    paths["clips"] = root / "clips"
+    missing = {split: not path.is_dir() for split, path in paths.items() if split != "clips"}
+    if any(missing.values()):
+        record_pacman(
+            root,
+            train_episodes=train_episodes if missing["train"] else 0,
+            test_episodes=test_episodes if missing["test"] else 0,
+            seed=seed,
+            config=RecordConfig(frames_per_episode=frames_per_episode),
+        )
+    if not (paths["clips"] / "manifest.json").is_file():
+        process_data(paths["train"], paths["clips"], n_clips, seed=seed, overwrite=True)
+    return paths

@@ -4,6 +4,7 @@ and every bad input of issue 2 (library and CLI)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -420,3 +421,17 @@ def test_clip_dataset_without_manifest(tmp_path: Path) -> None:
     (tmp_path / "clips").mkdir()
     with pytest.raises(MsganError, match="process-data"):
         ClipDataset(tmp_path / "clips")
+
+
+def test_ensure_sample_data_makes_only_what_is_missing(tmp_path: Path) -> None:
+    from msgan_lib.data import ensure_sample_data
+
+    sizes = {"train_episodes": 1, "test_episodes": 1, "frames_per_episode": 12, "n_clips": 20}
+    paths = ensure_sample_data(tmp_path, **sizes)
+    assert len(ClipDataset(paths["clips"])) == 20
+    assert len(list_videos(paths["test"])) == 1
+    stamp = (paths["train"].stat().st_mtime_ns, paths["clips"].stat().st_mtime_ns)
+    shutil.rmtree(paths["test"])
+    ensure_sample_data(tmp_path, **sizes)
+    assert len(list_videos(paths["test"])) == 1
+    assert (paths["train"].stat().st_mtime_ns, paths["clips"].stat().st_mtime_ns) == stamp
