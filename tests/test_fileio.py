@@ -50,3 +50,14 @@ def test_atomic_dir_replaces_only_on_success(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_atomic_path_mode_survives_a_writer_that_replaces_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "weights.bin"
+    with atomic_path(path) as tmp:
+        tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600)  # as safetensors does
+        os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
