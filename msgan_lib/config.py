@@ -15,6 +15,13 @@ from typing import Any, ClassVar
 from msgan_lib.fileio import MsganError
 
 
+def _check_keys(cls: type, data: dict[str, Any], what: str) -> None:
+    """Refuse keys that are not fields of ``cls`` (a file that is not a msgan config)."""
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise MsganError(f"unknown {what} config keys {sorted(unknown)}: not a msgan config")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """How training clips are cut from videos (the Chainer port's process_data.py)."""
@@ -130,10 +137,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Inverse of :meth:`to_dict`; lists become the tuples the dataclass holds."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise MsganError(f"unknown model config keys {sorted(unknown)}: not a msgan config")
+        _check_keys(cls, data, "model")
 
         def as_tuple(value: Any) -> Any:
             return tuple(as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
@@ -258,10 +262,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise MsganError(f"unknown train config keys {sorted(unknown)}: not a msgan config")
+        _check_keys(cls, data, "train")
         values = dict(data)
         if "loss" in values:
             values["loss"] = LossConfig(**values["loss"])
