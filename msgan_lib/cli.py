@@ -303,6 +303,16 @@ def _train_parser(subparsers: argparse._SubParsersAction) -> None:
         help="p of the Lp loss: 2 (the paper's adversarial model, default) or 1",
     )
     parser.add_argument(
+        "--lambda-gdl",
+        type=_non_negative_float,
+        help="weight of the gradient difference loss (paper: 1; see weights/README.md)",
+    )
+    parser.add_argument(
+        "--lambda-adv",
+        type=_non_negative_float,
+        help="weight of the adversarial loss (paper: 0.05)",
+    )
+    parser.add_argument(
         "--residual-on-last-input",
         action="store_true",
         help="predict the change from the last input frame (ours, not the paper's; see "
@@ -376,8 +386,11 @@ def _train(args: argparse.Namespace) -> None:
     )
     if args.residual_on_last_input:
         model_config = dataclasses.replace(model_config, residual_on_last_input=True)
-    if args.lp is not None:
-        config = dataclasses.replace(config, loss=dataclasses.replace(config.loss, p=args.lp))
+    loss_flags = {"p": args.lp, "lambda_gdl": args.lambda_gdl, "lambda_adv": args.lambda_adv}
+    loss_overrides = {name: value for name, value in loss_flags.items() if value is not None}
+    if loss_overrides:
+        loss = dataclasses.replace(config.loss, **loss_overrides)
+        config = dataclasses.replace(config, loss=loss)
     result = training.train(
         args.data,
         args.out,
@@ -398,6 +411,30 @@ def _train(args: argparse.Namespace) -> None:
         raise KeyboardInterrupt
     if result.checkpoint is not None:
         print(f"step {result.step}: {result.checkpoint}")
+
+
+@command
+def _export_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write a run's generator as shareable .safetensors weights",
+        description="Write the generator of a training checkpoint (or of a run directory's "
+        "latest one) as safetensors weights with its model configuration and kind (adv or "
+        "l2) in the metadata: what weights/ ships, and what predict and evaluate -p take.",
+    )
+    parser.add_argument("checkpoint", help="checkpoint file or run directory")
+    parser.add_argument("out", help="weights file to write (.safetensors)")
+    parser.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from msgan_lib.checkpoint import load_generator_info, save_generator_weights
+
+    if not args.out.endswith(".safetensors"):
+        raise MsganError(f"{args.out}: the weights file name must end in .safetensors")
+    generator, info = load_generator_info(args.checkpoint)
+    path = save_generator_weights(generator, args.out, info["kind"])
+    print(f"{info['kind']} generator of step {info['step']} -> {path}")
 
 
 # --- predict, evaluate (chapter 05) ---

@@ -51,6 +51,7 @@ PAGE_PROBE = """JSON.stringify({
 @contextlib.contextmanager
 def serve(directory: Path) -> Iterator[str]:
     """Serve ``directory`` over HTTP on a free loopback port; yield its base URL."""
+
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             """Keep the request log out of the test output."""

@@ -300,3 +300,27 @@ def test_tensorboard_gets_every_metric_when_installed(
     result = training.train(clips, tmp_path, TINY, _config(steps=2), progress=False)
     expected = [(k, v, r["step"]) for r in result.records for k, v in r.items() if k != "step"]
     assert FakeSummaryWriter.written == expected
+
+
+def test_loss_flags_are_part_of_the_run_and_export_writes_loadable_weights(
+    clips: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    args = ["train", "-d", str(clips), "--out", str(run), "--no-progress", "--preset", "tiny"]
+    flags = ["--lp", "1", "--lambda-gdl", "0.1", "--lambda-adv", "0.02", "--batch-size", "4"]
+    assert cli.main([*args, *flags, "--steps", "2", "--sample-every", "0"]) == 0
+    loss = ckpt.load_checkpoint(run)["train_config"]["loss"]
+    assert (loss["p"], loss["lambda_gdl"], loss["lambda_adv"]) == (1, 0.1, 0.02)
+    assert cli.main([*args, "-r", "--lambda-gdl", "1", "--steps", "3"]) == 1  # another method
+    assert "lambda_gdl" in capsys.readouterr().err
+
+    weights = tmp_path / "adv.safetensors"
+    assert cli.main(["export", str(run), str(weights)]) == 0
+    assert f"adv generator of step 2 -> {weights}" in capsys.readouterr().out
+    generator, info = ckpt.load_generator_info(weights)
+    trained, _ = ckpt.load_generator_info(run)
+    assert info["kind"] == "adv" and info["model_config"] == TINY
+    history = torch.rand(1, 12, 32, 32) * 2 - 1
+    assert torch.equal(generator(history)[-1], trained(history)[-1])
+    assert cli.main(["export", str(run), str(tmp_path / "adv.pt")]) == 1
+    assert "must end in .safetensors" in capsys.readouterr().err
