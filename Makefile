@@ -25,6 +25,7 @@ demo: setup
 ## test: everything CI runs: lint, unit tests, every chapter executed, nbval, the site built and checked
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory unit notebooks nbval book site-check
 
 unit: setup
