@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv .venv
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2> >(grep -v "is ignored: it is neither" >&2)
 	@echo "installing msgan and its dependencies into .venv (about 2 minutes)"
-	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]' 2> >(grep -v "is ignored: it is neither" >&2) | { grep -E '^(Collecting|Successfully)' || true; }
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]' 2> >(grep -v "is ignored: it is neither" >&2) | { grep --line-buffered -E '^(Collecting|Successfully)' || true; }
 	@touch $@
 
 ## demo: the main job, from nothing to a Ms. Pac-Man prediction in inference/

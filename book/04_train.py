@@ -337,6 +337,19 @@ for r in nan_records:
 # The last records before the stop show the divergence building up (D's loss exploding).
 # Resuming from the kept checkpoint with a sane learning rate continues from there.
 #
+# ## How the shipped models were trained
+#
+# Chapter 5 uses two generators trained with this trainer for about an hour and a half each
+# on a 2-core CPU (`weights/README.md` lists the exact commands). Two choices there differ
+# from the paper, and both came from watching the losses on real clips. Our losses are
+# means over pixels, and in a Ms. Pac-Man crop most pixels do not move, so the Lp term is
+# small: at the paper's $\lambda_{gdl} = 1$ the gradient difference loss rewarded copying
+# the last frame and the model never left it, while $\lambda_{gdl} = 0.1$ learned motion
+# within a few hundred steps. For the same reason the adversarial term at
+# $\lambda_{adv} = 0.05$ outweighed Lp when training from scratch; the adversarial model
+# instead starts from the L2 model halfway through and continues with
+# $\lambda_{adv} = 0.01$ (`msgan train -l RUN --lambda-adv 0.01`).
+#
 # ## Check
 
 # %%

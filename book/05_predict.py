@@ -79,7 +79,9 @@ torch.manual_seed(seed)
 #
 # Training a model that predicts Ms. Pac-Man well takes hours on a CPU, so the project ships
 # two trained generators: `pacman-small-adv` (Lp + GDL + adversarial) and `pacman-small-l2`
-# (Lp + GDL only, the same recipe without the discriminator). When they are missing, this
+# (Lp + GDL only, the same recipe without the discriminator), each 20,000 steps of the
+# `small` preset on a 2-core CPU (`weights/README.md` has the recipe, the commands and their
+# evaluation on held-out episodes). When they are missing, this
 # chapter takes chapter 4's run, and failing that trains a tiny model for a few seconds.
 # The data comes from chapter 1 (recorded here if missing). A quick run predicts little
 # more than a blur: the metrics below then show exactly that.
