@@ -15,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv .venv
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2> >(grep -v "is ignored: it is neither" >&2)
-	@echo "installing msgan and its dependencies into .venv (about 2 minutes)"
+	@echo "installing msgan and its dependencies into .venv (a minute or two)"
 	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]' 2> >(grep -v "is ignored: it is neither" >&2) | { grep --line-buffered -E '^(Collecting|Successfully)' || true; }
 	@touch $@
 

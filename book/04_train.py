@@ -339,7 +339,7 @@ for r in nan_records:
 #
 # ## How the shipped models were trained
 #
-# Chapter 5 uses two generators trained with this trainer for about an hour and a half each
+# Chapter 5 uses two generators trained with this trainer for about 70 and 100 minutes
 # on a 2-core CPU (`weights/README.md` lists the exact commands). Two choices there differ
 # from the paper, and both came from watching the losses on real clips. Our losses are
 # means over pixels, and in a Ms. Pac-Man crop most pixels do not move, so the Lp term is

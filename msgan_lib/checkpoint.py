@@ -190,12 +190,16 @@ def save_generator_weights(generator: Generator, path: str | os.PathLike[str], k
     """Ship ``generator``'s weights as safetensors with ``model_config`` and ``kind`` metadata.
 
     ``kind`` is ``"adv"`` (trained with the adversarial term) or ``"l2"`` (Lp + GDL only).
-    Tensors are copied to contiguous CPU memory; the file is written atomically.
+    Tensors are copied to contiguous CPU memory; the file is written atomically. The name
+    must end in ``.safetensors``: that suffix is how :func:`load_generator_info` tells shipped
+    weights from training checkpoints.
     """
     from safetensors.torch import save_file
 
     if kind not in WEIGHT_KINDS:
         raise MsganError(f"weights kind {kind!r} is not one of {', '.join(WEIGHT_KINDS)}")
+    if Path(path).suffix != ".safetensors":
+        raise MsganError(f"{path}: the weights file name must end in .safetensors")
     tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     metadata = {"model_config": json.dumps(generator.config.to_dict()), "kind": kind}
     path = Path(path)

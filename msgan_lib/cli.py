@@ -430,8 +430,6 @@ def _export_parser(subparsers: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> None:
     from msgan_lib.checkpoint import load_generator_info, save_generator_weights
 
-    if not args.out.endswith(".safetensors"):
-        raise MsganError(f"{args.out}: the weights file name must end in .safetensors")
     generator, info = load_generator_info(args.checkpoint)
     path = save_generator_weights(generator, args.out, info["kind"])
     print(f"{info['kind']} generator of step {info['step']} -> {path}")
