@@ -252,6 +252,7 @@ _TRAIN_OVERRIDES = (
     "keep_checkpoints",
     "sample_every",
     "log_every",
+    "probe_clips",
     "amp",
     "channels_last",
     "compile",
@@ -319,6 +320,30 @@ def _train_parser(subparsers: argparse._SubParsersAction) -> None:
         "msgan_lib.model)",
     )
     parser.add_argument(
+        "--single-scale",
+        action="store_true",
+        help="the finest scale's networks alone, no pyramid (the paper's single-scale baseline)",
+    )
+    parser.add_argument(
+        "--d-design",
+        choices=("paper", "patch"),
+        help="discriminator: the paper's valid convolutions + fully connected layers "
+        "(default) or ours, a fully convolutional patch network per scale",
+    )
+    parser.add_argument(
+        "--d-patch-width", type=_positive_int, help="first width of the patch discriminator (64)"
+    )
+    parser.add_argument(
+        "--d-sees-change",
+        action="store_true",
+        help="the discriminator also reads the candidate frame minus the last input frame",
+    )
+    parser.add_argument(
+        "--probe-clips",
+        type=_non_negative_int,
+        help="clips held out to log D's accuracy per scale (128; adversarial runs)",
+    )
+    parser.add_argument(
         "--steps", type=_positive_int, help="total steps of the run, resumed or not (10000)"
     )
     parser.add_argument("--batch-size", type=_positive_int, help="clips per minibatch (8)")
@@ -384,8 +409,17 @@ def _train(args: argparse.Namespace) -> None:
         optimizer=args.optimizer,
         overrides=overrides,
     )
-    if args.residual_on_last_input:
-        model_config = dataclasses.replace(model_config, residual_on_last_input=True)
+    model_flags = {
+        "residual_on_last_input": args.residual_on_last_input or None,
+        "d_design": args.d_design,
+        "d_patch_width": args.d_patch_width,
+        "d_sees_change": args.d_sees_change or None,
+    }
+    model_overrides = {name: value for name, value in model_flags.items() if value is not None}
+    if model_overrides:
+        model_config = dataclasses.replace(model_config, **model_overrides)
+    if args.single_scale and model_config.n_scales > 1:
+        model_config = model_config.finest_scale_only()
     loss_flags = {"p": args.lp, "lambda_gdl": args.lambda_gdl, "lambda_adv": args.lambda_adv}
     loss_overrides = {name: value for name, value in loss_flags.items() if value is not None}
     if loss_overrides:

@@ -82,6 +82,22 @@ class ModelConfig:
     # Ours, not the paper's (off in every preset): predict the change from the last input
     # frame instead of the frame (see msgan_lib.model); the shipped Pac-Man models use it.
     residual_on_last_input: bool = False
+    # Ours, not the paper's: the discriminator's design. "paper" is the table above (valid
+    # convolutions, fully connected head); "patch" is a small fully convolutional network
+    # per scale whose logit map is averaged (see msgan_lib.model), ``d_patch_width`` wide.
+    d_design: str = "paper"
+    d_patch_width: int = 64
+    # Ours: D also sees the candidate frame minus the last input frame (the change).
+    d_sees_change: bool = False
+
+    D_DESIGNS: ClassVar[tuple[str, ...]] = ("paper", "patch")
+    # The fields that shape the generator: weights move between configs that share them.
+    GENERATOR_FIELDS: ClassVar[tuple[str, ...]] = (
+        "history",
+        "g_feature_maps",
+        "g_kernels",
+        "residual_on_last_input",
+    )
 
     def __post_init__(self) -> None:
         """Refuse inconsistent sizes with one clear line (a config may come from a file)."""
@@ -113,6 +129,15 @@ class ModelConfig:
                     f"model config: d_fc_sizes[{k}] = {self.d_fc_sizes[k]} must end with 1 "
                     "(the logit)"
                 )
+        if self.d_design not in self.D_DESIGNS:
+            raise MsganError(
+                f"model config: d_design = {self.d_design!r} is not one of "
+                f"{', '.join(self.D_DESIGNS)}"
+            )
+        if not (isinstance(self.d_patch_width, int) and self.d_patch_width >= 1):
+            raise MsganError(
+                f"model config: d_patch_width = {self.d_patch_width!r} must be an integer >= 1"
+            )
         factor = 2 ** (n - 1)
         if not (isinstance(self.crop_size, int) and self.crop_size >= factor):
             raise MsganError(
@@ -129,6 +154,26 @@ class ModelConfig:
     def n_scales(self) -> int:
         """Number of pyramid scales (the paper uses 4: 1/8, 1/4, 1/2, 1)."""
         return len(self.g_feature_maps)
+
+    def same_generator(self, other: ModelConfig) -> bool:
+        """Whether ``other`` builds the same generator (its discriminator may differ)."""
+        return all(getattr(self, f) == getattr(other, f) for f in self.GENERATOR_FIELDS)
+
+    def same_discriminator(self, other: ModelConfig) -> bool:
+        """Whether ``other`` builds the same discriminator."""
+        fields = [f.name for f in dataclasses.fields(self) if f.name.startswith("d_")]
+        return all(getattr(self, f) == getattr(other, f) for f in [*fields, "history"])
+
+    def finest_scale_only(self) -> ModelConfig:
+        """The same model without the pyramid: the finest scale's networks alone.
+
+        The paper's Table 1 baseline "single-scale": one generator network (the finest
+        scale's layers, reading only the history, so ``3T`` input channels) and one
+        discriminator at full crop size. A model with one scale is exactly that, so this
+        keeps the last entry of every per-scale field.
+        """
+        per_scale = ("g_feature_maps", "g_kernels", "d_conv_maps", "d_kernels", "d_fc_sizes")
+        return dataclasses.replace(self, **{name: getattr(self, name)[-1:] for name in per_scale})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (lists and ints) for checkpoints and JSON."""
@@ -196,6 +241,7 @@ class TrainConfig:
     keep_checkpoints: int = 3  # ours: older checkpoints are deleted
     sample_every: int = 500  # ours: steps between sample grids and loss plots (0: at the end)
     sample_clips: int = 6  # ours: clips held out of training for the sample grids
+    probe_clips: int = 128  # ours: clips held out to measure D's accuracy (adversarial runs)
     log_every: int = 10  # ours: steps between metrics records
     amp: bool = True  # ours: bf16 autocast (CPU with avx512_bf16, or CUDA); fp32 when False
     channels_last: bool = True  # ours: NHWC memory layout for the convolutions
@@ -218,6 +264,7 @@ class TrainConfig:
         "adam_betas",
         "seed",
         "sample_clips",
+        "probe_clips",
         "loss",
     )
 
@@ -232,7 +279,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise MsganError(f"train config: {name} = {value!r} must be an integer >= 1")
-        for name in ("checkpoint_every", "sample_every", "sample_clips"):
+        for name in ("checkpoint_every", "sample_every", "sample_clips", "probe_clips"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 0):
                 raise MsganError(f"train config: {name} = {value!r} must be an integer >= 0")

@@ -248,16 +248,55 @@ class ScaleDiscriminator(nn.Module):
         return self.net(x)
 
 
+class PatchScaleDiscriminator(nn.Module):
+    """``D_k`` of the ``"patch"`` design (ours): a fully convolutional logit map, averaged.
+
+    3x3 convolution to ``width`` maps, two 4x4 stride-2 convolutions to ``2 width`` and
+    ``4 width``, a 3x3 convolution to one logit per location, LeakyReLU(0.2) between them
+    (as in the usual patch discriminators of image-to-image GANs); the map's mean is the
+    logit. Every layer is "same"-padded, so each location judges a small neighbourhood and a
+    few wrong sprite pixels move the logit as much as they would anywhere in the crop.
+    """
+
+    def __init__(self, in_channels: int, width: int) -> None:
+        super().__init__()
+        slope = 0.2
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.LeakyReLU(slope),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
+            nn.LeakyReLU(slope),
+            nn.Conv2d(2 * width, 4 * width, 4, stride=2, padding=1),
+            nn.LeakyReLU(slope),
+            nn.Conv2d(4 * width, 1, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, s, s)`` -> ``(B, 1)``: the mean of the ``(B, 1, s/4, s/4)`` logit map."""
+        return self.net(x).mean(dim=(2, 3))
+
+
 class Discriminator(nn.Module):
-    """The paper's per-scale conditional discriminators: ``forward(history, frames)``."""
+    """The per-scale conditional discriminators: ``forward(history, frames)``.
+
+    ``config.d_design`` picks the paper's networks (:class:`ScaleDiscriminator`) or ours
+    (:class:`PatchScaleDiscriminator`); with ``config.d_sees_change`` each network also reads
+    the candidate frame minus the last input frame (3 more channels), the change that the
+    generator must get right where sprites move.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        in_channels = 3 * config.history + 3
+        in_channels = 3 * config.history + (6 if config.d_sees_change else 3)
         self.sizes = [
             config.crop_size // 2 ** (config.n_scales - 1 - k) for k in range(config.n_scales)
         ]
+        if config.d_design == "patch":
+            self.scales = nn.ModuleList(
+                PatchScaleDiscriminator(in_channels, config.d_patch_width) for _ in self.sizes
+            )
+            return
         self.scales = nn.ModuleList(
             ScaleDiscriminator(in_channels, size, maps, kernels, fc)
             for size, maps, kernels, fc in zip(
@@ -298,7 +337,10 @@ class Discriminator(nn.Module):
                     f"must be shaped {expected}, got {shape}"
                 )
             x_k = downsample(history, 2 ** (n - 1 - k))  # (B, 3T, side, side)
-            logits.append(net(torch.cat([x_k, frame], dim=1)))  # in (B, 3T+3, side, side)
+            inputs = [x_k, frame]
+            if self.config.d_sees_change:
+                inputs.append(frame - x_k[:, -3:])  # (B, 3, side, side): change from the last
+            logits.append(net(torch.cat(inputs, dim=1)))  # in (B, 3T+3 or 3T+6, side, side)
         return logits
 
 
@@ -313,8 +355,8 @@ def _forward_flops(net: nn.Sequential, height: int, width: int) -> int:
     for layer in net:
         if isinstance(layer, nn.Conv2d):
             kh, kw = layer.kernel_size
-            height = height + 2 * layer.padding[0] - kh + 1
-            width = width + 2 * layer.padding[1] - kw + 1
+            height = (height + 2 * layer.padding[0] - kh) // layer.stride[0] + 1
+            width = (width + 2 * layer.padding[1] - kw) // layer.stride[1] + 1
             macs_per_pixel = layer.in_channels * layer.out_channels * kh * kw // layer.groups
             flops += 2 * macs_per_pixel * height * width
         elif isinstance(layer, nn.Linear):

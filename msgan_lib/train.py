@@ -225,6 +225,20 @@ def held_out_indices(count: int, n_samples: int, seed: int) -> torch.Tensor:
     return torch.randperm(count, generator=generator)[:n].sort().values
 
 
+def probe_indices(count: int, n_probe: int, seed: int, exclude: torch.Tensor) -> torch.Tensor:
+    """Clip indices kept out of training to measure D's accuracy (at most a quarter of the set).
+
+    Drawn from the clips that are not in ``exclude`` (the sample clips), with their own seed,
+    so the sample grids show the same clips with or without a probe.
+    """
+    free = torch.ones(count, dtype=torch.bool)
+    free[exclude] = False
+    candidates = torch.nonzero(free).flatten()
+    n = min(n_probe, count // 4)
+    generator = torch.Generator().manual_seed(seed + 104_729)
+    return candidates[torch.randperm(len(candidates), generator=generator)[:n]].sort().values
+
+
 def _load_batch(dataset: Any, indices: torch.Tensor) -> torch.Tensor:
     """Stack clips ``(B, 3*(T+1), H, W)`` in [-1, 1], oldest frame first."""
     return torch.stack([dataset[int(i)] for i in indices])  # (B, 3*(T+1), H, W)
@@ -341,6 +355,33 @@ class TrainStep:
             d_real = torch.cat(real_logits).sigmoid().mean()
             d_fake = torch.cat(fake_logits).sigmoid().mean()
         return d_loss.detach(), d_real, d_fake
+
+    @torch.no_grad()
+    def discriminator_accuracy(self, clips: torch.Tensor) -> list[float]:
+        """D's accuracy per scale on held-out ``clips``, coarsest first (0.5 is chance).
+
+        The mean of the fraction of real next frames D calls real (logit > 0) and the
+        fraction of the generator's predictions it calls fake: whether D has learnt to see
+        what the generator gets wrong, on clips neither network trained on.
+        """
+        assert self.discriminator is not None
+        history, target = self.split(clips)
+        with self.autocast():
+            fakes = self.generator(history)
+            logits = self.discriminator(
+                torch.cat([history, history]),
+                [
+                    torch.cat([r, f.to(r.dtype)])
+                    for r, f in zip(
+                        scale_targets(target, self.model_config.n_scales), fakes, strict=True
+                    )
+                ],
+            )
+        batch = history.shape[0]
+        return [
+            0.5 * ((z[:batch] > 0).float().mean() + (z[batch:] <= 0).float().mean()).item()
+            for z in logits  # (2B, 1) per scale: real, then fake
+        ]
 
     def generator_step(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One G update; returns the objective and its unweighted terms."""
@@ -798,13 +839,20 @@ def _train(
     files = _RunFiles(out_dir, process, records)
 
     held_out = held_out_indices(len(dataset), config.sample_clips, config.seed)
+    probe = (
+        probe_indices(len(dataset), config.probe_clips, config.seed, held_out)
+        if config.adversarial
+        else held_out[:0]
+    )
     training = torch.ones(len(dataset), dtype=torch.bool)
     training[held_out] = False
+    training[probe] = False
     per_step = 2 if config.adversarial else 1  # D's minibatch, then G's
     sampler = ClipSampler(
         torch.nonzero(training).flatten(), config.seed, config.batch_size, per_step, process
     )
     samples = _load_batch(dataset, held_out) if len(held_out) else None
+    probe_clips = _load_batch(dataset, probe) if len(probe) else None
     window = _MetricWindow(per_step * config.batch_size * process.world_size)
 
     step, interrupted = start, False
@@ -837,7 +885,11 @@ def _train(
 
                 last = step == config.steps or stop_now
                 if step % config.log_every == 0 or last:
-                    files.add(window.record(step, step_state.learning_rates()))
+                    record = window.record(step, step_state.learning_rates())
+                    if probe_clips is not None:
+                        accuracy = step_state.discriminator_accuracy(probe_clips)
+                        record.update({f"d_acc_{k}": a for k, a in enumerate(accuracy)})
+                    files.add(record)
                 if (config.sample_every and step % config.sample_every == 0) or last:
                     files.write_figures(step_state, samples, step)
                 if (config.checkpoint_every and step % config.checkpoint_every == 0) or last:
@@ -895,13 +947,14 @@ def _continue_from(
 def _initialise_from(step_state: TrainStep, load: str | os.PathLike[str]) -> None:
     """Start a new run from another run's weights (a checkpoint, run dir or safetensors)."""
     generator, info = ckpt.load_generator_info(load)
-    if info["model_config"] != step_state.model_config:
+    if not info["model_config"].same_generator(step_state.model_config):
         raise MsganError(
-            f"{info['path']} holds another model than the one configured: drop --preset to "
-            "use the loaded model's sizes"
+            f"{info['path']} holds another generator than the one configured: drop --preset "
+            "(and --single-scale) to use the loaded model's sizes"
         )
     step_state.generator.load_state_dict(generator.state_dict())
-    if step_state.discriminator is not None and info["path"].suffix != ".safetensors":
+    same_d = info["model_config"].same_discriminator(step_state.model_config)
+    if step_state.discriminator is not None and same_d and info["path"].suffix != ".safetensors":
         discriminator = ckpt.load_checkpoint(info["path"])["discriminator"]
         if discriminator:
             step_state.discriminator.load_state_dict(discriminator)

@@ -105,8 +105,14 @@ def test_run_directory_holds_checkpoints_metrics_plots_and_samples(
     assert (run / "losses.png").stat().st_size > 0
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
-    assert set(LOSS_KEYS) | {"step", "clips_per_s"} == set(records[0])
+    accuracy_keys = {f"d_acc_{k}" for k in range(TINY.n_scales)}
+    assert set(LOSS_KEYS) | {"step", "clips_per_s"} | accuracy_keys == set(records[0])
     assert all(0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 for r in records)
+    # D's accuracy on the held-out probe clips: a fraction of clips, so a multiple of 1/(2n).
+    n_probe = 40 // 4  # probe_clips is capped at a quarter of the 40 clips
+    for key in accuracy_keys:
+        counts = [r[key] * 2 * n_probe for r in records]
+        assert all(0 <= c <= 2 * n_probe and abs(c - round(c)) < 1e-4 for c in counts)
     state = torch.load(run / "checkpoints" / "step_0000006.pt", weights_only=True)
     assert state["step"] == 6 and state["train_config"] == config.to_dict()
     assert state["data_manifest"]["count"] == 40
