@@ -12,7 +12,6 @@ import types
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -21,7 +20,6 @@ from msgan_lib import checkpoint as ckpt
 from msgan_lib import cli
 from msgan_lib import train as training
 from msgan_lib.config import TrainConfig, preset
-from msgan_lib.data import process_data, write_video
 from msgan_lib.fileio import MsganError
 
 TINY = preset("tiny")
@@ -42,22 +40,6 @@ def _config(**changes: Any) -> TrainConfig:
         sample_clips=3,
     )
     return dataclasses.replace(base, **changes)
-
-
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 40-clip set cut from two synthetic videos of a white square moving on colour."""
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for v in range(2):
-        video = root / "images" / "train" / f"video_{v}"
-        video.mkdir(parents=True)
-        frames = np.zeros((10, 40, 40, 3), np.uint8) + rng.integers(0, 90, 3).astype(np.uint8)
-        for t in range(10):
-            frames[t, 10 + t : 18 + t, 5 + 2 * t : 13 + 2 * t] = 255
-        write_video(frames, video)
-    process_data(root / "images" / "train", root / "clips", n_clips=40, workers=1)
-    return root / "clips"
 
 
 def _losses(records: list[dict[str, Any]]) -> list[list[float]]:
