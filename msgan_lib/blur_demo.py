@@ -14,8 +14,12 @@ apart, so any deterministic predictor must choose what to draw for the uncertain
 
 The predictors are the library's own multi-scale :class:`~msgan_lib.model.Generator` and
 conditional :class:`~msgan_lib.model.Discriminator` with the ``tiny`` preset, built for the
-toy's frame size, and the losses of :mod:`msgan_lib.losses`. The adversarial model is
-fine-tuned from the L2 model, as the paper's best model (Adv+GDL) is fine-tuned.
+toy's frame size, and the losses of :mod:`msgan_lib.losses`. The adversarial model starts
+from the L2 model (our choice, as for the shipped Pac-Man models; the paper's "fine-tuned"
+model is fine-tuned on larger patches instead). Its **control** starts from the same L2
+model and trains for the same steps, with the same optimiser, seed and generator
+minibatches, on L2 + GDL without the discriminator: the two differ only in the adversarial
+term, so a difference between them is the adversarial term's doing.
 
 Colours stay inside (-1, 1) (in the models' range) so that the generator's ``tanh`` never has
 to saturate to draw them: with a background of exactly -1 the pre-activations run off to
@@ -25,6 +29,7 @@ to saturate to draw them: with a background of exactly -1 the pre-activations ru
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,14 +51,50 @@ SPRITE = (0.8, 0.8, -0.8)  # yellow sprite
 
 FUTURE_NAMES = ("continue right", "turn down")
 
-# The four objectives of the chapter (weights as in the paper where they apply).
+# The objectives of the chapter (weights as in the paper where they apply).
 OBJECTIVES: dict[str, LossConfig] = {
     "L2": LossConfig(p=2, lambda_gdl=0.0),
     "L1": LossConfig(p=1, lambda_gdl=0.0),
     "L1+GDL": LossConfig(p=1, lambda_gdl=1.0),
+    "L2+GDL": LossConfig(p=2, lambda_gdl=1.0),
     "L2+GDL+adv": LossConfig(p=2, lambda_gdl=1.0, lambda_adv=0.05),
 }
-ADVERSARIAL = "L2+GDL+adv"
+FROM_SCRATCH = ("L2", "L1", "L1+GDL")  # trained from random weights
+CONTROL = "L2+GDL"  # fine-tuned from L2 like the adversarial model, without a discriminator
+ADVERSARIAL = "L2+GDL+adv"  # fine-tuned from L2 with the conditional discriminator
+FINE_TUNED = (CONTROL, ADVERSARIAL)
+
+
+@dataclass(frozen=True)
+class ToySchedule:
+    """How the chapter's toy predictors are trained (all with Adam; choices of ours).
+
+    The ``FROM_SCRATCH`` models train ``steps`` steps at ``lr``. The ``FINE_TUNED`` ones
+    (control and adversarial) start from the L2 model and train ``finetune_steps`` more at
+    ``finetune_lr`` with ``finetune_betas`` (the usual GAN betas; the discriminator uses the
+    same rate), so that the control differs from the adversarial model only in its loss.
+    """
+
+    steps: int = 300
+    finetune_steps: int = 400
+    batch_size: int = 16
+    lr: float = 1e-3
+    finetune_lr: float = 3e-4
+    finetune_betas: tuple[float, float] = (0.5, 0.999)
+
+    def __post_init__(self) -> None:
+        """Refuse schedules that cannot train (one line each)."""
+        if self.steps < 0 or self.finetune_steps < 0:
+            raise MsganError(
+                f"toy schedule: steps = {self.steps} and finetune_steps = "
+                f"{self.finetune_steps} must be 0 or more"
+            )
+        if self.batch_size < 1:
+            raise MsganError(f"toy schedule: batch_size = {self.batch_size} must be at least 1")
+        if not (self.lr > 0 and self.finetune_lr > 0):
+            raise MsganError(
+                f"toy schedule: lr = {self.lr} and finetune_lr = {self.finetune_lr} must be > 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -170,13 +211,17 @@ def fit_predictor(
     discriminator on one minibatch (real futures against the generator's detached
     predictions, ``d_adversarial_loss``), then the generator on a separate minibatch with the
     full objective, as in the paper. ``init`` starts from a copy of another generator's
-    weights (the paper fine-tunes its adversarial model). The log holds the unweighted terms
-    (``lp``, ``gdl``, ``adv``) and, when adversarial, ``d_loss``.
+    weights (the adversarial model and its control start from the L2 model). The
+    discriminator's minibatches come from their own random stream, so a run with and one
+    without the discriminator (same ``seed``) train the generator on the same minibatches.
+    The log holds the unweighted terms (``lp``, ``gdl``, ``adv``) and, when adversarial,
+    ``d_loss``.
     """
     if steps < 0:
         raise MsganError(f"fit_predictor: steps = {steps} must be 0 or more")
     torch.manual_seed(seed)
-    data_rng = torch.Generator().manual_seed(seed + 1)
+    data_rng = torch.Generator().manual_seed(seed + 1)  # the generator's minibatches
+    d_data_rng = torch.Generator().manual_seed(seed + 2)  # the discriminator's
     config = toy_model_config(world)
     generator = Generator(config)
     if init is not None:
@@ -193,7 +238,7 @@ def fit_predictor(
     for _ in range(steps):
         entry: dict[str, float] = {}
         if discriminator is not None and optimizer_d is not None:
-            clips = junction_batch(batch_size, world, data_rng)
+            clips = junction_batch(batch_size, world, d_data_rng)
             with torch.no_grad():
                 fake = generator(clips.history)  # detached: D's step stops at its input
             d_loss = d_adversarial_loss(
@@ -271,6 +316,64 @@ def load_or_fit(
     return FittedPredictor(generator, settings, seconds, loaded=False)
 
 
+def fit_objectives(
+    run_dir: str | Path,
+    world: JunctionWorld,
+    schedule: ToySchedule,
+    seed: int,
+    names: tuple[str, ...] = (*FROM_SCRATCH, *FINE_TUNED),
+    objectives: dict[str, LossConfig] | None = None,
+) -> dict[str, FittedPredictor]:
+    """Train (or load, see :func:`load_or_fit`) the chapter's predictors for one ``seed``.
+
+    ``names`` picks among the keys of :data:`OBJECTIVES`; a fine-tuned one (control or
+    adversarial) also fits the L2 model it starts from, which is then returned too.
+    ``objectives`` replaces the loss weights of :data:`OBJECTIVES` (the chapter's
+    exercises change ``lambda_gdl`` and ``lambda_adv``). Every model of a seed sees the
+    same generator minibatches (the same ``seed``); weights are saved under ``run_dir`` as
+    ``<name>.pt`` (``+`` written ``_``), so a re-run with the same settings loads instead of
+    training. Returns the models in ``OBJECTIVES`` order.
+    """
+    losses = OBJECTIVES if objectives is None else objectives
+    wanted = set(names) | ({"L2"} if set(names) & set(FINE_TUNED) else set())
+    unknown = sorted(name for name in wanted if name not in OBJECTIVES or name not in losses)
+    if unknown:
+        raise MsganError(
+            f"fit_objectives: no objective {unknown}: use {[n for n in OBJECTIVES if n in losses]}"
+        )
+    run_dir = Path(run_dir)
+    fitted: dict[str, FittedPredictor] = {}
+    for name in OBJECTIVES:  # "L2" comes before the models fine-tuned from it
+        if name not in wanted:
+            continue
+        path = run_dir / f"{name.replace('+', '_')}.pt"
+        if name in FINE_TUNED:
+            fitted[name] = load_or_fit(
+                path,
+                losses[name],
+                world,
+                schedule.finetune_steps,
+                init=fitted["L2"],
+                adversarial=name == ADVERSARIAL,
+                batch_size=schedule.batch_size,
+                lr=schedule.finetune_lr,
+                lr_d=schedule.finetune_lr,
+                betas=schedule.finetune_betas,
+                seed=seed,
+            )
+        else:
+            fitted[name] = load_or_fit(
+                path,
+                losses[name],
+                world,
+                schedule.steps,
+                batch_size=schedule.batch_size,
+                lr=schedule.lr,
+                seed=seed,
+            )
+    return fitted
+
+
 def predict_next(generator: Generator, history: torch.Tensor) -> torch.Tensor:
     """The generator's full-size prediction ``(B, 3, H, W)`` in [-1, 1], without gradients."""
     with torch.no_grad():
@@ -312,6 +415,12 @@ def evaluate(pred: torch.Tensor, clips: JunctionBatch) -> dict[str, float]:
     optical flow). ``psnr_nearest`` scores against the closer of the two futures (high when
     the prediction is one of them); ``share_committed`` / ``share_other`` are the larger
     and smaller of :func:`future_shares`. All are means over the batch.
+
+    PSNR is a logarithm, so its mean over frames is not the PSNR of the mean squared error:
+    ``psnr_of_mean_mse`` (and ``psnr_junction_of_mean_mse``) is ``10 log10(1 / E[MSE])``
+    over the same frames and futures, the score of the expected squared error that L2
+    training minimises; ``psnr`` is ``E[10 log10(1 / MSE)]``, which a prediction that is
+    exactly right half of the time can raise above it.
     """
     unit = to_unit(pred)
     futures = [to_unit(clips.futures[:, j]) for j in range(2)]
@@ -324,8 +433,13 @@ def evaluate(pred: torch.Tensor, clips: JunctionBatch) -> dict[str, float]:
             [metric(unit, y, junction) for y in futures], dim=1
         )
     shares = future_shares(pred.float(), clips.futures)
+    of_mean_mse = {
+        f"{name}_of_mean_mse": -10.0 * math.log10((10.0 ** (-scores[name] / 10.0)).mean().item())
+        for name in ("psnr", "psnr_junction")
+    }  # per-frame MSE recovered from each (B, 2) PSNR, then averaged before the logarithm
     return {
         **{name: values.mean().item() for name, values in scores.items()},
+        **of_mean_mse,
         "psnr_nearest": scores["psnr"].max(dim=1).values.mean().item(),
         "share_committed": shares.max(dim=1).values.mean().item(),
         "share_other": shares.min(dim=1).values.mean().item(),

@@ -3,6 +3,8 @@ risk, and the small fit loop (a few steps only)."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +13,16 @@ import torch
 
 from msgan_lib import blur_demo
 from msgan_lib.blur_demo import (
+    ADVERSARIAL,
+    CONTROL,
     FLOOR,
+    OBJECTIVES,
     SPRITE,
     JunctionWorld,
+    ToySchedule,
     bimodal_risk,
     evaluate,
+    fit_objectives,
     fit_predictor,
     future_shares,
     junction_batch,
@@ -98,6 +105,64 @@ def test_evaluate_scores_a_committed_prediction_above_the_average() -> None:
     assert committed["sharp_diff_junction"] > average["sharp_diff_junction"]
     # On the junction (few pixels, all uncertain) the average scores far below full frame.
     assert average["psnr_junction"] < average["psnr"]
+
+
+def test_psnr_of_mean_mse_is_the_log_of_the_mean_error() -> None:
+    clips = junction_batch(6, WORLD, torch.Generator().manual_seed(2))
+    futures = clips.futures
+    committed, average = evaluate(futures[:, 0], clips), evaluate(futures.mean(1), clips)
+    # The average errs equally on every clip and future: both orders of mean and log agree.
+    assert average["psnr_of_mean_mse"] == pytest.approx(average["psnr"], abs=1e-6)
+    # The committed guess is exact against one future (capped at MAX_DB) and wrong by two
+    # sprite cells against the other: log of the mean is 10 log10(2 / mse_wrong).
+    wrong = ((futures[:, 0] - futures[:, 1]) / 2).square().mean((1, 2, 3))  # on [0, 1]
+    expected = -10 * math.log10(float(wrong.mean()) / 2)
+    assert committed["psnr_of_mean_mse"] == pytest.approx(expected, abs=1e-4)
+    assert committed["psnr"] > committed["psnr_of_mean_mse"] + 20
+
+
+def test_toy_schedule_refuses_what_cannot_train() -> None:
+    with pytest.raises(MsganError, match="finetune_steps = -1"):
+        ToySchedule(finetune_steps=-1)
+    with pytest.raises(MsganError, match="batch_size = 0"):
+        ToySchedule(batch_size=0)
+    with pytest.raises(MsganError, match="finetune_lr = 0"):
+        ToySchedule(finetune_lr=0.0)
+
+
+def test_control_differs_from_the_adversarial_model_only_in_the_adversarial_term(
+    tmp_path: Path,
+) -> None:
+    """With lambda_adv = 0 the adversarial run (which still trains its discriminator on
+    minibatches of its own) must leave exactly the control's generator."""
+    torch.set_num_threads(1)
+    schedule = ToySchedule(steps=3, finetune_steps=3, batch_size=4)
+    muted = dict(OBJECTIVES)
+    muted[ADVERSARIAL] = dataclasses.replace(OBJECTIVES[ADVERSARIAL], lambda_adv=0.0)
+    fitted = fit_objectives(tmp_path, WORLD, schedule, 5, (CONTROL, ADVERSARIAL), muted)
+    assert list(fitted) == ["L2", CONTROL, ADVERSARIAL]  # L2 is fitted as their start
+    control, adversarial = fitted[CONTROL], fitted[ADVERSARIAL]
+    same = ("steps", "init", "batch_size", "lr", "lr_d", "betas", "seed")
+    assert {k: control.settings[k] for k in same} == {k: adversarial.settings[k] for k in same}
+    assert control.settings["init"] == fitted["L2"].settings
+    assert adversarial.settings["adversarial"] and not control.settings["adversarial"]
+    for a, b in zip(
+        control.generator.parameters(), adversarial.generator.parameters(), strict=True
+    ):
+        assert torch.equal(a, b)
+    # With the paper's weight the adversarial term changes the generator.
+    real = fit_objectives(tmp_path / "real", WORLD, schedule, 5, (ADVERSARIAL,))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(
+            control.generator.parameters(), real[ADVERSARIAL].generator.parameters(), strict=True
+        )
+    )
+    # A second call loads every model instead of training it.
+    again = fit_objectives(tmp_path, WORLD, schedule, 5, (CONTROL, ADVERSARIAL), muted)
+    assert all(model.loaded for model in again.values())
+    with pytest.raises(MsganError, match="no objective"):
+        fit_objectives(tmp_path, WORLD, schedule, 5, ("L3",))
 
 
 def test_bimodal_risk_minimisers_are_the_mean_and_the_median() -> None:
