@@ -27,8 +27,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from msgan_lib.clips import process_data
 from msgan_lib.config import DataConfig
-from msgan_lib.data import default_workers, process_data, record_pacman
+from msgan_lib.pacman import record_pacman
+from msgan_lib.runtime import default_workers
 
 CONFIG = DataConfig()
 

@@ -8,7 +8,7 @@ optimiser, same minibatches) alternate in one run:
   step computes the fakes with a graph and detaches them, calls D separately on real and
   fake frames, and the G step backpropagates into D's weights too (their gradients are
   discarded at the next D step).
-- ``ours``: :class:`msgan_lib.train.TrainStep` with the trainer's defaults: fakes generated
+- ``ours``: :class:`msgan_lib.step.TrainStep` with the trainer's defaults: fakes generated
   without a graph, real and fake judged in one D batch, D frozen during the G step, fused
   optimiser updates, bf16 autocast and channels_last where they pay off.
 
@@ -36,11 +36,11 @@ from pathlib import Path
 
 import torch
 
+from msgan_lib.clips import ClipDataset
 from msgan_lib.config import ModelConfig, TrainConfig, preset
-from msgan_lib.data import ClipDataset
 from msgan_lib.losses import d_adversarial_loss, generator_loss, scale_targets
 from msgan_lib.model import Discriminator, Generator, model_summary
-from msgan_lib.train import STEP_KEYS, TrainStep
+from msgan_lib.step import TrainStep
 
 CHAINER_S_PER_ITER = 20.1  # measured here: the Chainer port, paper sizes, batch 8
 PLAIN_EAGER_S_PER_ITER = (3.6, 3.7)  # measured here before this benchmark existed
@@ -241,7 +241,7 @@ def agreement(args: argparse.Namespace) -> None:
         "fp32 NCHW": dataclasses.replace(config, amp=False, channels_last=False),
     }
     runs = {name: TrainStep(model_config, c, torch.device("cpu")) for name, c in variants.items()}
-    curves: dict[str, list[list[float]]] = {name: [] for name in runs}
+    curves: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
     dataset = ClipDataset(args.clips) if Path(args.clips).is_dir() else None
     for step in range(args.agreement):
         if dataset is not None:  # consecutive minibatches of real clips
@@ -256,9 +256,8 @@ def agreement(args: argparse.Namespace) -> None:
                     x = 4 + 2 * t + step % 8
                     batch[:, 3 * t : 3 * t + 3, 12:20, x : x + 8] = 1.0
         for name, run in runs.items():
-            curves[name].append(run.run(batches).tolist())
+            curves[name].append({k: v.item() for k, v in run.run(batches).items()})
     keys = ("lp", "gdl", "adv", "d_loss")
-    columns = [STEP_KEYS.index(k) for k in keys]
     source = f"clips from {args.clips}" if dataset is not None else "synthetic clips"
     print(
         f"{args.agreement_preset} preset, batch {args.batch_size}, {args.agreement} steps, "
@@ -268,12 +267,12 @@ def agreement(args: argparse.Namespace) -> None:
     every = max(1, args.agreement // 12)
     for step in [*range(0, args.agreement, every), args.agreement - 1]:
         cells = " ".join(
-            f"{curves['bf16'][step][c]:11.4f} {curves['fp32'][step][c]:11.4f}" for c in columns
+            f"{curves['bf16'][step][c]:11.4f} {curves['fp32'][step][c]:11.4f}" for c in keys
         )
         print(f"{step + 1:5} {cells}")
     window = max(1, args.agreement // 10)  # compare smoothed curves: 10% moving windows
 
-    def max_relative(a: str, b: str, c: int, smooth: bool) -> float:
+    def max_relative(a: str, b: str, c: str, smooth: bool) -> float:
         x, y = (torch.tensor([row[c] for row in curves[name]]) for name in (a, b))
         if smooth:
             x, y = x.unfold(0, window, 1).mean(1), y.unfold(0, window, 1).mean(1)
@@ -283,13 +282,13 @@ def agreement(args: argparse.Namespace) -> None:
         f"max relative difference, per step and over {window}-step means: bf16 vs fp32, and "
         "fp32 vs fp32 NCHW (the drift rounding alone causes)"
     )
-    for key, c in zip(keys, columns, strict=True):
-        fp32 = torch.tensor([row[c] for row in curves["fp32"]]).unfold(0, window, 1).mean(1)
+    for key in keys:
+        fp32 = torch.tensor([row[key] for row in curves["fp32"]]).unfold(0, window, 1).mean(1)
         print(
-            f"  {key:7} bf16 {max_relative('bf16', 'fp32', c, False):6.3f} "
-            f"{max_relative('bf16', 'fp32', c, True):6.3f}   fp32 NCHW "
-            f"{max_relative('fp32 NCHW', 'fp32', c, False):6.3f} "
-            f"{max_relative('fp32 NCHW', 'fp32', c, True):6.3f}   "
+            f"  {key:7} bf16 {max_relative('bf16', 'fp32', key, False):6.3f} "
+            f"{max_relative('bf16', 'fp32', key, True):6.3f}   fp32 NCHW "
+            f"{max_relative('fp32 NCHW', 'fp32', key, False):6.3f} "
+            f"{max_relative('fp32 NCHW', 'fp32', key, True):6.3f}   "
             f"(fp32 curve: {fp32[0]:.4f} -> {fp32[-1]:.4f})"
         )
 

@@ -25,9 +25,9 @@ import time
 import torch
 
 from msgan_lib.checkpoint import load_generator_info
+from msgan_lib.clips import ClipDataset
 from msgan_lib.config import ModelConfig, TrainConfig, preset
-from msgan_lib.data import ClipDataset
-from msgan_lib.train import TrainStep
+from msgan_lib.step import TrainStep
 
 
 def design_config(base: ModelConfig, design: str, patch_width: int) -> ModelConfig:

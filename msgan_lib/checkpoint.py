@@ -10,11 +10,12 @@ A training checkpoint is ``<run>/checkpoints/step_NNNNNNN.pt``: a dict of plain 
     train_config               ``TrainConfig.to_dict()``
     optimizers, schedulers     state dicts keyed ``"g"`` and ``"d"``
     rng                        torch / CUDA / numpy / Python RNG states as plain data
-    data_manifest              identity of the clip set trained on (see ``train.manifest_identity``)
+    data_manifest              identity of the clip set trained on (``feed.manifest_identity``)
 
 Shipped weights are a ``.safetensors`` file with the generator's weights only and the
 metadata ``{"model_config": <json>, "kind": "adv" | "l2"}``. :func:`load_generator` reads
-either kind of file, or a run directory (its latest checkpoint).
+either kind of file, or a run directory (its latest checkpoint); :func:`load_models` loads
+several by name for prediction and evaluation.
 """
 
 from __future__ import annotations
@@ -25,17 +26,17 @@ import pickle
 import random
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from msgan_lib.config import ModelConfig
 from msgan_lib.fileio import MsganError, atomic_path
-
-if TYPE_CHECKING:
-    from msgan_lib.model import Generator
+from msgan_lib.metrics import BASELINES
+from msgan_lib.model import Generator
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step_(\d{7})\.pt$")
@@ -57,17 +58,31 @@ def list_checkpoints(run_dir: str | os.PathLike[str]) -> list[Path]:
     return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))  # type: ignore[union-attr]
 
 
+def spread_checkpoints(run_dir: str | os.PathLike[str], count: int = 8) -> list[Path]:
+    """At most ``count`` of the run's checkpoints, evenly spread from the first to the last
+    (all of them when there are fewer): the columns of a sample figure."""
+    found = list_checkpoints(run_dir)
+    if len(found) <= count:
+        return found
+    return [found[round(i * (len(found) - 1) / (count - 1))] for i in range(count)]
+
+
 def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
     """The run's newest checkpoint, or ``None`` when it has none."""
     found = list_checkpoints(run_dir)
     return found[-1] if found else None
 
 
-def save_checkpoint(state: dict[str, Any], run_dir: str | os.PathLike[str], keep: int) -> Path:
-    """Write ``state`` as ``step_<state['step']>.pt`` atomically, then keep only the last ``keep``.
+def save_checkpoint(
+    state: dict[str, Any], run_dir: str | os.PathLike[str], keep: int, milestone_every: int = 0
+) -> Path:
+    """Write ``state`` as ``step_<state['step']>.pt`` atomically, then prune older ones.
 
-    The file is written under a temporary name and renamed, so a crash mid-write never
-    leaves a truncated checkpoint where :func:`latest_checkpoint` would find it.
+    Kept: the last ``keep`` checkpoints, plus every one whose step is a multiple of
+    ``milestone_every`` (0: none), so a long run's disk use is bounded by ``keep`` plus its
+    number of milestones. The file is written under a temporary name and renamed, so a
+    crash mid-write never leaves a truncated checkpoint where :func:`latest_checkpoint`
+    would find it.
     """
     if keep < 1:
         raise MsganError(f"keep_checkpoints must be at least 1, got {keep}")
@@ -75,7 +90,9 @@ def save_checkpoint(state: dict[str, Any], run_dir: str | os.PathLike[str], keep
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
     for old in list_checkpoints(run_dir)[:-keep]:
-        old.unlink(missing_ok=True)
+        step = int(_NAME.match(old.name).group(1))  # type: ignore[union-attr]
+        if not (milestone_every and step % milestone_every == 0):
+            old.unlink(missing_ok=True)
     return path
 
 
@@ -208,13 +225,17 @@ def save_generator_weights(generator: Generator, path: str | os.PathLike[str], k
     return path
 
 
-def export_generator(checkpoint: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+def export_generator(
+    checkpoint: str | os.PathLike[str], path: str | os.PathLike[str]
+) -> dict[str, Any]:
     """Write a training checkpoint's generator as shipped safetensors weights at ``path``.
 
     The kind comes from the run's configuration: ``"adv"`` when it trained adversarially.
+    Returns what :func:`load_generator_info` knows about the checkpoint, with ``"weights"``
+    the file written.
     """
     generator, info = load_generator_info(checkpoint)
-    return save_generator_weights(generator, path, info["kind"])
+    return {**info, "weights": save_generator_weights(generator, path, info["kind"])}
 
 
 def load_generator(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Generator:
@@ -236,8 +257,6 @@ def load_generator_info(
     The dict holds ``path`` (the file actually read), ``kind`` (``"adv"`` or ``"l2"``),
     ``model_config`` (:class:`ModelConfig`) and ``step`` (``None`` for shipped weights).
     """
-    from msgan_lib.model import Generator
-
     path = Path(path)
     if path.is_file() and path.suffix == ".safetensors":
         weights, metadata = _read_safetensors(path)
@@ -290,3 +309,52 @@ def _model_config_from(data: Any, path: Path) -> ModelConfig:
         return ModelConfig.from_dict(data)
     except TypeError as error:
         raise MsganError(f"{path} has an invalid model_config: {error}") from None
+
+
+# --- models by path (prediction and evaluation) ---
+
+
+def model_name(path: str | os.PathLike[str]) -> str:
+    """A short name for the weights at ``path``, used in tables, folders and legends.
+
+    ``weights/pacman-small-adv.safetensors`` -> ``pacman-small-adv``; a run directory ->
+    its name; ``<run>/checkpoints/step_0001000.pt`` -> ``<run>-step1000``; another file ->
+    its stem. Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``.
+    """
+    path = Path(path)
+    match = re.fullmatch(r"step_(\d+)\.pt", path.name)
+    if path.is_dir():
+        name = path.resolve().name
+    elif match and path.parent.name == "checkpoints":
+        name = f"{path.parent.parent.resolve().name}-step{int(match.group(1))}"
+    else:
+        name = path.stem
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "model"
+
+
+def load_models(
+    paths: Sequence[str | os.PathLike[str]], device: str | torch.device = "cpu"
+) -> dict[str, Generator]:
+    """Generators by name from checkpoint files, run directories or shipped weights.
+
+    Names come from :func:`model_name`; repeated names get ``-2``, ``-3``, ... and may not
+    be a baseline's name. Every model must read the same number of history frames.
+    """
+    if not paths:
+        raise MsganError("no model given: pass at least one checkpoint, run directory or weights")
+    models: dict[str, Generator] = {}
+    for path in paths:
+        name = base = model_name(path)
+        if name in BASELINES:
+            name = base = f"{base}-model"
+        suffix = 2
+        while name in models:
+            name, suffix = f"{base}-{suffix}", suffix + 1
+        models[name] = load_generator(path, device)
+    histories = {name: g.config.history for name, g in models.items()}
+    if len(set(histories.values())) > 1:
+        raise MsganError(
+            f"the models read different numbers of history frames {histories}; "
+            "compare models with the same history"
+        )
+    return models

@@ -29,40 +29,61 @@ Handler = Callable[[argparse.Namespace], None]
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
-def _number(
-    what: str,
-    cast: type[int] | type[float],
-    low: float,
-    high: float | None = None,
-    *,
-    above: bool = False,
-) -> Callable[[str], Any]:
-    """An argparse type: ``cast(text)``, ``what`` is, within ``[low, high]`` (``(low, high]``
-    if ``above``).
+def _integer(what: str, low: int) -> Callable[[str], int]:
+    """An argparse type: an integer, ``what`` is, at least ``low``.
 
     Out-of-range values such as ``-n 0`` are refused by argparse with one clear line.
     """
-    kind = "an integer" if cast is int else "a number"
 
-    def parse(text: str) -> Any:
+    def parse(text: str) -> int:
         try:
-            value = cast(text)
+            value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
-        if value < low or (above and value == low) or (high is not None and value > high):
-            bound = f"more than {low}" if above else f"at least {low}"
-            limit = f" and at most {high}" if high is not None else ""
-            raise argparse.ArgumentTypeError(f"{value} must be {what} ({bound}{limit})")
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} must be {what} (at least {low})")
         return value
 
     return parse
 
 
-_positive_int = _number("a positive integer", int, 1)
-_non_negative_int = _number("an integer", int, 0)
-_positive_float = _number("a positive number", float, 0.0, above=True)
-_non_negative_float = _number("a number", float, 0.0)
-_fraction = _number("a fraction", float, 0.0, 1.0)
+_positive_int = _integer("a positive integer", 1)
+_non_negative_int = _integer("an integer", 0)
+
+
+def add_config_flags(parser: argparse._ActionsContainer, cls: type) -> list[str]:
+    """A flag for every field of the config dataclass ``cls`` declared with
+    :func:`msgan_lib.config.flag`; returns their field names.
+
+    Name, type, choices, help and the default shown all come from the field. Every flag
+    defaults to ``None`` ("not given"), so a value is set only where the user gave one and
+    the config (a recipe, a resumed run) keeps the rest; the dataclass validates it.
+    """
+    names = []
+    for spec in dataclasses.fields(cls):
+        if "help" not in spec.metadata:
+            continue
+        name = spec.metadata.get("flag", "--" + spec.name.replace("_", "-"))
+        shown = f"{spec.metadata['help']} (default: {spec.default})"
+        if isinstance(spec.default, bool):
+            parser.add_argument(
+                name, dest=spec.name, action=argparse.BooleanOptionalAction, help=shown
+            )
+        else:
+            parser.add_argument(
+                name,
+                dest=spec.name,
+                type=type(spec.default),
+                choices=spec.metadata.get("choices"),
+                help=shown,
+            )
+        names.append(spec.name)
+    return names
+
+
+def given(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """The values of ``names`` that were given on the command line."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 REGISTRARS: list[Registrar] = []
@@ -113,6 +134,8 @@ def _print_data_warnings(command_name: str, caught: list[warnings.WarningMessage
 
 @command
 def _record_pacman_parser(subparsers: argparse._SubParsersAction) -> None:
+    from msgan_lib.config import RecordConfig
+
     parser = subparsers.add_parser(
         "record-pacman",
         help="record Ms. Pac-Man gameplay frames (ale-py) into <out>/images/{train,test}",
@@ -124,32 +147,29 @@ def _record_pacman_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="data", help="data root (default: data)")
     parser.add_argument("--train-episodes", type=_non_negative_int, default=50)
     parser.add_argument("--test-episodes", type=_non_negative_int, default=5)
-    parser.add_argument(
-        "--frames-per-episode", type=_positive_int, default=1000, help="most frames per episode"
-    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--merge", type=_positive_int, default=2, help="emulator frames merged per stored frame"
-    )
+    parser.set_defaults(record_fields=add_config_flags(parser, RecordConfig))
     parser.add_argument("--workers", type=_positive_int, default=None, help="default: all cores")
     parser.add_argument("--overwrite", action="store_true", help="replace existing recorded splits")
     parser.set_defaults(handler=_record_pacman)
 
 
 def _record_pacman(args: argparse.Namespace) -> None:
-    from msgan_lib.data import RecordConfig, record_pacman
+    from msgan_lib.config import RecordConfig
+    from msgan_lib.pacman import record_pacman
 
+    config = RecordConfig(**given(args, args.record_fields))
     summary = record_pacman(
         out=args.out,
         train_episodes=args.train_episodes,
         test_episodes=args.test_episodes,
         seed=args.seed,
-        config=RecordConfig(frames_per_episode=args.frames_per_episode, merge=args.merge),
+        config=config,
         workers=args.workers,
         overwrite=args.overwrite,
     )
     for split, videos in summary["videos"].items():
-        short = sum(n < args.frames_per_episode for n in videos.values())
+        short = sum(n < config.frames_per_episode for n in videos.values())
         print(
             f"{split}: {len(videos)} episodes, {sum(videos.values())} frames "
             f"({short} ended by game over) in {args.out}/images/{split}"
@@ -172,7 +192,7 @@ def _import_video_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _import_video(args: argparse.Namespace) -> None:
-    from msgan_lib.data import import_video
+    from msgan_lib.frames import import_video
 
     count = import_video(args.file, args.out, overwrite=args.overwrite)
     print(f"{count} frames written to {args.out}")
@@ -180,6 +200,8 @@ def _import_video(args: argparse.Namespace) -> None:
 
 @command
 def _process_data_parser(subparsers: argparse._SubParsersAction) -> None:
+    from msgan_lib.config import DataConfig
+
     parser = subparsers.add_parser(
         "process-data",
         help="cut training clips (random crops of frame windows) into compressed shards",
@@ -193,26 +215,16 @@ def _process_data_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--clips-dir", default="data/clips")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing clip set")
-    parser.add_argument("--crop-size", type=_positive_int, default=32)
-    parser.add_argument("--history", type=_positive_int, default=4, help="input frames")
-    parser.add_argument("--motion-threshold", type=_non_negative_float, default=100.0)
-    parser.add_argument(
-        "--keep-fraction", type=_fraction, default=0.05, help="kept without the motion check"
-    )
+    parser.set_defaults(data_fields=add_config_flags(parser, DataConfig))
     parser.add_argument("--workers", type=_positive_int, default=None, help="default: all cores")
     parser.set_defaults(handler=_process_data)
 
 
 def _process_data(args: argparse.Namespace) -> None:
+    from msgan_lib.clips import process_data
     from msgan_lib.config import DataConfig
-    from msgan_lib.data import process_data
 
-    config = DataConfig(
-        history=args.history,
-        crop_size=args.crop_size,
-        motion_threshold=args.motion_threshold,
-        keep_without_check=args.keep_fraction,
-    )
+    config = DataConfig(**given(args, args.data_fields))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         manifest = process_data(
@@ -239,39 +251,23 @@ def _process_data(args: argparse.Namespace) -> None:
 # --- train (chapter 04) ---
 
 
-# `msgan train` flags that override TrainConfig fields (None: not given on the command line).
-_TRAIN_OVERRIDES = (
-    "steps",
-    "batch_size",
-    "adversarial",
-    "lr_g",
-    "lr_g_final",
-    "lr_d",
-    "seed",
-    "checkpoint_every",
-    "keep_checkpoints",
-    "sample_every",
-    "log_every",
-    "probe_clips",
-    "amp",
-    "channels_last",
-    "compile",
-)
-
-
 @command
 def _train_parser(subparsers: argparse._SubParsersAction) -> None:
-    from msgan_lib.config import PRESET_NAMES
+    from msgan_lib.config import PRESET_NAMES, RECIPES, LossConfig, ModelConfig, TrainConfig
 
+    recipes = "; ".join(f"{name}: {r.about}" for name, r in RECIPES.items())
     parser = subparsers.add_parser(
         "train",
         help="train the generator (adversarially, or on Lp + GDL only), resumable",
         description="Train on the clips of `msgan process-data`. The run directory (--out) "
         "collects checkpoints/step_NNNNNNN.pt, metrics.jsonl, losses.png and samples/. "
+        "A run's settings: --recipe (or the defaults shown), then any flag given. "
         "Multi-GPU / multi-process: torchrun --nproc_per_node N -m msgan_lib train ... "
-        "(DistributedDataParallel; NCCL on GPUs, gloo on CPUs). Ctrl-C or SIGTERM saves a "
-        "checkpoint and stops; -r continues exactly where it stopped. When resuming, flags "
-        "not given keep the run's values; changing the model or the method is refused.",
+        "(DistributedDataParallel; NCCL on GPUs, gloo on CPUs; each process trains on its "
+        "own --batch-size clips, so the global batch is N x --batch-size). Ctrl-C or SIGTERM "
+        "saves a checkpoint and stops; -r continues exactly where it stopped. When "
+        "resuming, flags not given keep the run's values; changing the model or the method "
+        "is refused.",
     )
     group = parser.add_argument_group("Chainer port flags")
     group.add_argument(
@@ -295,146 +291,50 @@ def _train_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", default="runs/train", help="run directory (default: runs/train)")
     parser.add_argument(
-        "--preset", choices=PRESET_NAMES, help="model size (new runs default to paper)"
+        "--recipe", choices=tuple(RECIPES), help=f"a named training recipe ({recipes})"
     )
     parser.add_argument(
-        "--lp",
-        type=int,
-        choices=(1, 2),
-        help="p of the Lp loss: 2 (the paper's adversarial model, default) or 1",
-    )
-    parser.add_argument(
-        "--lambda-gdl",
-        type=_non_negative_float,
-        help="weight of the gradient difference loss (paper: 1; see weights/README.md)",
-    )
-    parser.add_argument(
-        "--lambda-adv",
-        type=_non_negative_float,
-        help="weight of the adversarial loss (paper: 0.05)",
-    )
-    parser.add_argument(
-        "--residual-on-last-input",
-        action="store_true",
-        help="predict the change from the last input frame (ours, not the paper's; see "
-        "msgan_lib.model)",
+        "--preset",
+        choices=PRESET_NAMES,
+        help="model size (new runs: the recipe's, else the loaded model's, else paper)",
     )
     parser.add_argument(
         "--single-scale",
         action="store_true",
         help="the finest scale's networks alone, no pyramid (the paper's single-scale baseline)",
     )
-    parser.add_argument(
-        "--d-design",
-        choices=("paper", "patch"),
-        help="discriminator: the paper's valid convolutions + fully connected layers "
-        "(default) or ours, a fully convolutional patch network per scale",
-    )
-    parser.add_argument(
-        "--d-patch-width", type=_positive_int, help="first width of the patch discriminator (64)"
-    )
-    parser.add_argument(
-        "--d-sees-change",
-        action="store_true",
-        help="the discriminator also reads the candidate frame minus the last input frame",
-    )
-    parser.add_argument(
-        "--probe-clips",
-        type=_non_negative_int,
-        help="clips held out to log D's accuracy per scale (128; adversarial runs)",
-    )
-    parser.add_argument(
-        "--steps", type=_positive_int, help="total steps of the run, resumed or not (10000)"
-    )
-    parser.add_argument("--batch-size", type=_positive_int, help="clips per minibatch (8)")
-    parser.add_argument(
-        "--no-adversarial",
-        dest="adversarial",
-        action="store_const",
-        const=False,
-        help="train on Lp + GDL only (the paper's non-adversarial baseline)",
-    )
-    parser.add_argument(
-        "--optimizer",
-        choices=("adam", "sgd"),
-        help="adam (default, Adam 4e-5) or sgd (the paper: G 0.04 decaying to 0.005, D 0.02)",
-    )
-    parser.add_argument("--lr-g", type=_positive_float, help="generator learning rate")
-    parser.add_argument("--lr-g-final", type=_positive_float, help="generator rate at the end")
-    parser.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate")
-    parser.add_argument("--seed", type=_non_negative_int, help="weights and data order (0)")
-    parser.add_argument(
-        "--amp",
-        action=argparse.BooleanOptionalAction,
-        help="bf16 autocast (default on; --no-amp for float32)",
-    )
-    parser.add_argument(
-        "--channels-last",
-        action=argparse.BooleanOptionalAction,
-        help="NHWC memory layout (default on)",
-    )
-    parser.add_argument(
-        "--compile",
-        action=argparse.BooleanOptionalAction,
-        help="torch.compile the networks (default off)",
-    )
-    parser.add_argument(
-        "--checkpoint-every", type=_non_negative_int, help="steps between checkpoints (500)"
-    )
-    parser.add_argument(
-        "--keep", dest="keep_checkpoints", type=_positive_int, help="checkpoints kept (3)"
-    )
-    parser.add_argument(
-        "--sample-every", type=_non_negative_int, help="steps between sample grids (500)"
-    )
-    parser.add_argument("--log-every", type=_positive_int, help="steps between metrics (10)")
+    fields = [
+        *add_config_flags(parser.add_argument_group("model (ModelConfig)"), ModelConfig),
+        *add_config_flags(parser.add_argument_group("losses (LossConfig)"), LossConfig),
+        *add_config_flags(parser.add_argument_group("training (TrainConfig)"), TrainConfig),
+    ]
     parser.add_argument(
         "--threads", type=_positive_int, help="CPU threads (default: the cores not busy)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=_train)
+    parser.set_defaults(handler=_train, config_fields=fields)
 
 
 def _train(args: argparse.Namespace) -> None:
     from msgan_lib import train as training
+    from msgan_lib.runtime import device_from_gpu_flag
 
-    overrides = {
-        name: getattr(args, name) for name in _TRAIN_OVERRIDES if getattr(args, name) is not None
-    }
-    model_config, config = training.resolve_configs(
+    setup = training.resolve_run(
         args.out,
         resume=args.resume,
         load=args.load,
         preset_name=args.preset,
-        optimizer=args.optimizer,
-        overrides=overrides,
+        recipe_name=args.recipe,
+        overrides=given(args, args.config_fields),
+        single_scale=args.single_scale,
     )
-    model_flags = {
-        "residual_on_last_input": args.residual_on_last_input or None,
-        "d_design": args.d_design,
-        "d_patch_width": args.d_patch_width,
-        "d_sees_change": args.d_sees_change or None,
-    }
-    model_overrides = {name: value for name, value in model_flags.items() if value is not None}
-    if model_overrides:
-        model_config = dataclasses.replace(model_config, **model_overrides)
-    if args.single_scale and model_config.n_scales > 1:
-        model_config = model_config.finest_scale_only()
-    loss_flags = {"p": args.lp, "lambda_gdl": args.lambda_gdl, "lambda_adv": args.lambda_adv}
-    loss_overrides = {name: value for name, value in loss_flags.items() if value is not None}
-    if loss_overrides:
-        loss = dataclasses.replace(config.loss, **loss_overrides)
-        config = dataclasses.replace(config, loss=loss)
     result = training.train(
         args.data,
         args.out,
-        model_config,
-        config,
-        device=training.device_from_gpu_flag(args.gpu),
-        resume=args.resume,
-        load=args.load,
+        device=device_from_gpu_flag(args.gpu),
         threads=args.threads,
         progress=not args.no_progress,
+        setup=setup,
     )
     if result.interrupted:
         print(
@@ -462,11 +362,10 @@ def _export_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from msgan_lib.checkpoint import load_generator_info, save_generator_weights
+    from msgan_lib.checkpoint import export_generator
 
-    generator, info = load_generator_info(args.checkpoint)
-    path = save_generator_weights(generator, args.out, info["kind"])
-    print(f"{info['kind']} generator of step {info['step']} -> {path}")
+    info = export_generator(args.checkpoint, args.out)
+    print(f"{info['kind']} generator of step {info['step']} -> {info['weights']}")
 
 
 # --- predict, evaluate (chapter 05) ---
@@ -474,6 +373,8 @@ def _export(args: argparse.Namespace) -> None:
 
 def _add_inference_arguments(parser: argparse.ArgumentParser, precision: str) -> None:
     """Flags shared by ``predict`` and ``evaluate``: models, test frames, device, output."""
+    from msgan_lib.runtime import PRECISIONS
+
     parser.add_argument(
         "-p",
         "--path",
@@ -491,7 +392,7 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, precision: str) ->
     )
     parser.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16"),
+        choices=PRECISIONS,
         default=precision,
         help=f"model arithmetic; auto = bf16 where the hardware runs it natively ({precision})",
     )
@@ -502,7 +403,7 @@ def _inference_device(args: argparse.Namespace) -> str:
     """The torch device of ``-g`` (setting CPU threads when asked)."""
     import torch
 
-    from msgan_lib.train import device_from_gpu_flag
+    from msgan_lib.runtime import device_from_gpu_flag
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -585,7 +486,7 @@ def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from msgan_lib.predict import run_evaluate
+    from msgan_lib.evaluate import run_evaluate
 
     _, paths = run_evaluate(
         args.path,

@@ -22,15 +22,90 @@ def _check_keys(cls: type, data: dict[str, Any], what: str) -> None:
         raise MsganError(f"unknown {what} config keys {sorted(unknown)}: not a msgan config")
 
 
+def flag(default: Any, help: str, **cli: Any) -> Any:
+    """A dataclass field that ``msgan`` exposes as a command-line flag.
+
+    ``help`` is the flag's help text; ``cli`` may hold ``flag`` (its name when it is not
+    ``--field-name``) and ``choices``. The CLI reads flags, types, choices and defaults
+    from the fields (``msgan_lib.cli``), so none of them is written twice.
+    """
+    return field(default=default, metadata={"help": help, **cli})
+
+
+def _require(condition: bool, what: str, name: str, value: Any, rule: str) -> None:
+    """Raise ``"<what> config: <name> = <value> must be <rule>"`` unless ``condition``."""
+    if not condition:
+        raise MsganError(f"{what} config: {name} = {value!r} must be {rule}")
+
+
+def _is_int(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _is_number(value: Any, low: float, *, above: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return value > low if above else value >= low
+
+
+D_DESIGNS: tuple[str, ...] = ("paper", "patch")
+# The paper's SGD schedule (section 3) and our Adam rates, applied when an optimiser is chosen.
+OPTIMIZER_RATES: dict[str, dict[str, float]] = {
+    "adam": {"lr_g": 4e-5, "lr_g_final": 4e-5, "lr_d": 4e-5},
+    "sgd": {"lr_g": 0.04, "lr_g_final": 0.005, "lr_d": 0.02},
+}
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """How ``record-pacman`` plays and samples the game (choices of ours, see chapter 01)."""
+
+    frames_per_episode: int = flag(1000, "most frames per episode")  # a random game: ~650-1,100
+    hold_min: int = 4  # a random action is held for hold_min..hold_max stored frames,
+    hold_max: int = 16  # so Ms. Pac-Man runs along corridors instead of jittering
+    merge: int = flag(2, "emulator frames merged per stored frame")  # flicker: merge_flicker
+    skip_intro: int = 264  # emulator frames not recorded: the start tune, the same every game
+    start_jitter: int = 64  # plus 0..start_jitter-1 played frames, so episodes start apart
+
+    def __post_init__(self) -> None:
+        """Refuse values the recorder cannot use, naming the field."""
+        for name in ("frames_per_episode", "hold_min", "merge", "start_jitter"):
+            value = getattr(self, name)
+            _require(_is_int(value, 1), "record", name, value, "an integer >= 1")
+        _require(_is_int(self.skip_intro, 0), "record", "skip_intro", self.skip_intro, ">= 0")
+        _require(
+            _is_int(self.hold_max, self.hold_min),
+            "record",
+            "hold_max",
+            self.hold_max,
+            f"an integer >= hold_min ({self.hold_min})",
+        )
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """How training clips are cut from videos (the Chainer port's process_data.py)."""
 
-    history: int = 4  # paper: 4 input frames
-    crop_size: int = 32  # paper: 32x32 training crops
-    motion_threshold: float = 100.0  # Chainer port: summed squared frame difference on [-1, 1]
-    keep_without_check: float = 0.05  # Chainer port: 5% of clips skip the motion check
+    history: int = flag(4, "input frames")  # paper: 4 input frames
+    crop_size: int = flag(32, "side of the square crops")  # paper: 32x32 training crops
+    # Chainer port: summed squared frame difference on [-1, 1]
+    motion_threshold: float = flag(100.0, "motion score a crop must exceed")
+    keep_without_check: float = flag(  # Chainer port: 5% of clips skip the motion check
+        0.05, "fraction kept without the motion check", flag="--keep-fraction"
+    )
     max_tries: int = 100  # Chainer port: random crops tried per clip before keeping the last
+
+    def __post_init__(self) -> None:
+        """Refuse values ``process-data`` cannot use, naming the field."""
+        for name in ("history", "crop_size", "max_tries"):
+            value = getattr(self, name)
+            _require(_is_int(value, 1), "data", name, value, "an integer >= 1")
+        value = self.motion_threshold
+        _require(_is_number(value, 0), "data", "motion_threshold", value, "a number >= 0")
+        value = self.keep_without_check
+        _require(
+            _is_number(value, 0) and value <= 1, "data", "keep_without_check", value, "in [0, 1]"
+        )
 
 
 @dataclass(frozen=True)
@@ -81,16 +156,24 @@ class ModelConfig:
 
     # Ours, not the paper's (off in every preset): predict the change from the last input
     # frame instead of the frame (see msgan_lib.model); the shipped Pac-Man models use it.
-    residual_on_last_input: bool = False
+    residual_on_last_input: bool = flag(
+        False, "predict the change from the last input frame (ours; see msgan_lib.model)"
+    )
     # Ours, not the paper's: the discriminator's design. "paper" is the table above (valid
     # convolutions, fully connected head); "patch" is a small fully convolutional network
     # per scale whose logit map is averaged (see msgan_lib.model), ``d_patch_width`` wide.
-    d_design: str = "paper"
-    d_patch_width: int = 64
+    d_design: str = flag(
+        "paper",
+        "discriminator: the paper's valid convolutions + fully connected layers, or ours, a "
+        "fully convolutional patch network per scale",
+        choices=D_DESIGNS,
+    )
+    d_patch_width: int = flag(64, "first width of the patch discriminator")
     # Ours: D also sees the candidate frame minus the last input frame (the change).
-    d_sees_change: bool = False
+    d_sees_change: bool = flag(
+        False, "the discriminator also reads the candidate frame minus the last input frame"
+    )
 
-    D_DESIGNS: ClassVar[tuple[str, ...]] = ("paper", "patch")
     # The fields that shape the generator: weights move between configs that share them.
     GENERATOR_FIELDS: ClassVar[tuple[str, ...]] = (
         "history",
@@ -129,10 +212,9 @@ class ModelConfig:
                     f"model config: d_fc_sizes[{k}] = {self.d_fc_sizes[k]} must end with 1 "
                     "(the logit)"
                 )
-        if self.d_design not in self.D_DESIGNS:
+        if self.d_design not in D_DESIGNS:
             raise MsganError(
-                f"model config: d_design = {self.d_design!r} is not one of "
-                f"{', '.join(self.D_DESIGNS)}"
+                f"model config: d_design = {self.d_design!r} is not one of {', '.join(D_DESIGNS)}"
             )
         if not (isinstance(self.d_patch_width, int) and self.d_patch_width >= 1):
             raise MsganError(
@@ -197,11 +279,12 @@ class LossConfig:
     L_G = lambda_adv L_adv^G + lambda_lp L_p + lambda_gdl L_gdl, summed over scales.
     """
 
-    p: int = 2  # paper: L2 in the adversarial model (L_p with p = 1 or 2)
+    # paper: L2 in the adversarial model (L_p with p = 1 or 2)
+    p: int = flag(2, "p of the Lp loss", flag="--lp", choices=(1, 2))
     alpha: float = 1.0  # paper: GDL exponent alpha = 1
-    lambda_adv: float = 0.05  # paper
+    lambda_adv: float = flag(0.05, "weight of the adversarial loss")  # paper
     lambda_lp: float = 1.0  # paper
-    lambda_gdl: float = 1.0  # paper
+    lambda_gdl: float = flag(1.0, "weight of the gradient difference loss")  # paper
 
     def __post_init__(self) -> None:
         """Refuse values the losses cannot use, naming the field."""
@@ -228,31 +311,38 @@ class TrainConfig:
     ``lr_g`` to ``lr_g_final`` over ``steps``; the discriminator's is constant.
     """
 
-    steps: int = 10_000  # ours: total training steps of a run
-    batch_size: int = 8  # paper: batch 8 with adversarial training (4 without)
-    adversarial: bool = True  # paper's full model: Lp + GDL + adversarial
-    optimizer: str = "adam"  # ours (as the ports); "sgd" is the paper's, see with_optimizer
-    lr_g: float = 4e-5  # ports' Adam rate for G
-    lr_g_final: float = 4e-5  # Adam: constant
-    lr_d: float = 4e-5  # ours: D at G's rate
+    steps: int = flag(10_000, "total steps of the run, resumed or not")  # ours
+    # paper: batch 8 with adversarial training (4 without); per process under torchrun
+    batch_size: int = flag(8, "clips per minibatch and process (global batch: x processes)")
+    # paper's full model: Lp + GDL + adversarial; --no-adversarial: the Lp + GDL baselines
+    adversarial: bool = flag(True, "train with the discriminator (--no-adversarial: Lp + GDL)")
+    # ours (as the ports); "sgd" is the paper's, see with_optimizer
+    optimizer: str = flag(
+        "adam",
+        "adam, or sgd (the paper's); brings its learning rates",
+        choices=tuple(OPTIMIZER_RATES),
+    )
+    lr_g: float = flag(4e-5, "generator learning rate")  # ports' Adam rate for G
+    lr_g_final: float = flag(4e-5, "generator rate at the end (geometric decay)")  # Adam: flat
+    lr_d: float = flag(4e-5, "discriminator learning rate")  # ours: D at G's rate
     adam_betas: tuple[float, float] = (0.5, 0.999)  # ours: the usual GAN momentum (DCGAN)
-    seed: int = 0  # ours: weights, data order and held-out samples all follow it
-    checkpoint_every: int = 500  # ours: steps between checkpoints (0: only at the end)
-    keep_checkpoints: int = 3  # ours: older checkpoints are deleted
-    sample_every: int = 500  # ours: steps between sample grids and loss plots (0: at the end)
+    seed: int = flag(0, "weights, data order and held-out clips")  # ours
+    checkpoint_every: int = flag(500, "steps between checkpoints (0: only at the end)")  # ours
+    # ours: the last K checkpoints are kept, plus every milestone_every-th step
+    keep_checkpoints: int = flag(3, "latest checkpoints kept", flag="--keep")
+    # ours: a paper-preset checkpoint is ~0.57 GB; a 100k-step run keeps 3 + 4 (< 5 GB)
+    milestone_every: int = flag(25_000, "steps between checkpoints kept for good (0: none)")
+    sample_every: int = flag(500, "steps between sample grids and loss plots (0: at the end)")
     sample_clips: int = 6  # ours: clips held out of training for the sample grids
-    probe_clips: int = 128  # ours: clips held out to measure D's accuracy (adversarial runs)
-    log_every: int = 10  # ours: steps between metrics records
-    amp: bool = True  # ours: bf16 autocast (CPU with avx512_bf16, or CUDA); fp32 when False
-    channels_last: bool = True  # ours: NHWC memory layout for the convolutions
-    compile: bool = False  # ours: torch.compile the generator and discriminator
+    # ours: clips held out to measure D's accuracy per scale (adversarial runs)
+    probe_clips: int = flag(128, "clips held out to log D's accuracy per scale")
+    log_every: int = flag(10, "steps between metrics records")  # ours
+    # ours: bf16 autocast where native (CPU with avx512_bf16, or CUDA); fp32 when False
+    amp: bool = flag(True, "bf16 autocast where the hardware runs it natively")
+    channels_last: bool = flag(True, "NHWC memory layout")  # ours
+    compile: bool = flag(False, "torch.compile the networks")  # ours
     loss: LossConfig = field(default_factory=LossConfig)
 
-    # The paper's SGD schedule and our Adam rates, applied by with_optimizer().
-    OPTIMIZER_RATES: ClassVar[dict[str, dict[str, float]]] = {
-        "adam": {"lr_g": 4e-5, "lr_g_final": 4e-5, "lr_d": 4e-5},
-        "sgd": {"lr_g": 0.04, "lr_g_final": 0.005, "lr_d": 0.02},  # paper, section 3
-    }
     # Fields that define what is trained: a resumed run must keep them.
     METHOD_FIELDS: ClassVar[tuple[str, ...]] = (
         "batch_size",
@@ -270,16 +360,22 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Refuse values the trainer cannot use, naming the field."""
-        if self.optimizer not in self.OPTIMIZER_RATES:
+        if self.optimizer not in OPTIMIZER_RATES:
             raise MsganError(
                 f"train config: optimizer {self.optimizer!r} is not one of "
-                f"{', '.join(self.OPTIMIZER_RATES)}"
+                f"{', '.join(OPTIMIZER_RATES)}"
             )
         for name in ("steps", "batch_size", "keep_checkpoints", "log_every"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise MsganError(f"train config: {name} = {value!r} must be an integer >= 1")
-        for name in ("checkpoint_every", "sample_every", "sample_clips", "probe_clips"):
+        for name in (
+            "checkpoint_every",
+            "milestone_every",
+            "sample_every",
+            "sample_clips",
+            "probe_clips",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 0):
                 raise MsganError(f"train config: {name} = {value!r} must be an integer >= 0")
@@ -294,11 +390,9 @@ class TrainConfig:
 
         ``overrides`` replace any field, learning rates included.
         """
-        if optimizer not in cls.OPTIMIZER_RATES:
-            raise MsganError(
-                f"optimizer {optimizer!r} is not one of {', '.join(cls.OPTIMIZER_RATES)}"
-            )
-        return cls(**{"optimizer": optimizer, **cls.OPTIMIZER_RATES[optimizer], **overrides})
+        if optimizer not in OPTIMIZER_RATES:
+            raise MsganError(f"optimizer {optimizer!r} is not one of {', '.join(OPTIMIZER_RATES)}")
+        return cls(**{"optimizer": optimizer, **OPTIMIZER_RATES[optimizer], **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (numbers, strings, lists, a nested loss dict) for checkpoints."""
@@ -351,3 +445,119 @@ def preset(name: str) -> ModelConfig:
     if name not in _PRESETS:
         raise MsganError(f"unknown preset {name!r}: choose one of {', '.join(PRESET_NAMES)}")
     return ModelConfig(**_PRESETS[name])
+
+
+# --- named recipes: a preset and the config values that differ from the defaults ---
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named way to train: a model preset and the values it sets.
+
+    ``values`` are fields of :class:`ModelConfig`, :class:`TrainConfig` or
+    :class:`LossConfig` by name; command-line flags still override them.
+    """
+
+    preset: str
+    values: dict[str, Any]
+    about: str
+
+
+RECIPES: dict[str, Recipe] = {
+    # Ours: seconds on a CPU, for tests and the book's FAST runs.
+    "tiny": Recipe(
+        "tiny",
+        {**OPTIMIZER_RATES["adam"], "lr_g": 1e-3, "lr_g_final": 1e-3, "lr_d": 1e-3},
+        "seconds on a CPU: the tiny preset, Adam 1e-3, batch 8 (the book's FAST runs)",
+    ),
+    # The paper's section 3 and its generator objective, as in ../shared/reference/PAPER.md.
+    "paper": Recipe(
+        "paper",
+        {
+            **OPTIMIZER_RATES["sgd"],
+            "optimizer": "sgd",
+            "batch_size": 8,
+            "adversarial": True,
+            "p": 2,
+            "lambda_adv": 0.05,
+            "lambda_lp": 1.0,
+            "lambda_gdl": 1.0,
+        },
+        "the paper's: SGD, G 0.04 -> 0.005, D 0.02, batch 8, lambdas 0.05 / 1 / 1",
+    ),
+    # weights/README.md: the shipped pacman-small-l2 (20,000 steps on a 2-core CPU).
+    "shipped-l2": Recipe(
+        "small",
+        {
+            "residual_on_last_input": True,
+            "adversarial": False,
+            "p": 2,
+            "lambda_gdl": 0.1,
+            "batch_size": 32,
+            "optimizer": "adam",
+            "lr_g": 1e-3,
+            "lr_g_final": 1e-4,
+            "lr_d": 5e-4,
+            "steps": 20_000,
+        },
+        "the shipped L2 model: small, residual on the last input, Adam 1e-3 -> 1e-4, batch "
+        "32, lambda_gdl 0.1, no discriminator",
+    ),
+    # weights/README.md: the shipped pacman-small-adv continues shipped-l2's step 10,000.
+    "shipped-adv": Recipe(
+        "small",
+        {
+            "residual_on_last_input": True,
+            "adversarial": True,
+            "p": 2,
+            "lambda_gdl": 0.1,
+            "lambda_adv": 0.01,
+            "batch_size": 32,
+            "optimizer": "adam",
+            "lr_g": 3.1623e-4,
+            "lr_g_final": 1e-4,
+            "lr_d": 5e-4,
+            "seed": 1,
+            "steps": 10_000,
+        },
+        "the shipped adversarial model: shipped-l2's step-10,000 weights (-l), then 10,000 "
+        "steps with lambda_adv 0.01",
+    ),
+}
+
+
+def recipe(name: str) -> Recipe:
+    """The training recipe called ``name`` (:data:`RECIPES`)."""
+    if name not in RECIPES:
+        raise MsganError(f"unknown recipe {name!r}: choose one of {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def apply_overrides(
+    model_config: ModelConfig, config: TrainConfig, values: dict[str, Any]
+) -> tuple[ModelConfig, TrainConfig]:
+    """``model_config`` and ``config`` with ``values`` set, each routed by field name.
+
+    A field of :class:`ModelConfig`, :class:`TrainConfig` or its :class:`LossConfig`; any
+    other name is refused. Choosing another optimiser brings its learning rates
+    (:data:`OPTIMIZER_RATES`) unless ``values`` sets them too.
+    """
+    owners = {
+        "model": {f.name for f in dataclasses.fields(ModelConfig)},
+        "loss": {f.name for f in dataclasses.fields(LossConfig)},
+        "train": {f.name for f in dataclasses.fields(TrainConfig)} - {"loss"},
+    }
+    unknown = set(values) - set().union(*owners.values())
+    if unknown:
+        raise MsganError(f"unknown config fields {sorted(unknown)}")
+    parts = {
+        owner: {k: v for k, v in values.items() if k in names} for owner, names in owners.items()
+    }
+    train = parts["train"]
+    if train.get("optimizer", config.optimizer) != config.optimizer:
+        train = {**OPTIMIZER_RATES[train["optimizer"]], **train}
+    loss = dataclasses.replace(config.loss, **parts["loss"])
+    return (
+        dataclasses.replace(model_config, **parts["model"]),
+        dataclasses.replace(config, **train, loss=loss),
+    )

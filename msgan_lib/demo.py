@@ -47,32 +47,33 @@ def run_demo(
     weights_dir: Path = WEIGHTS_DIR,
 ) -> Path:
     """Run the whole demo; returns the output directory."""
-    from msgan_lib import data, predict
+    from msgan_lib.config import RecordConfig
+    from msgan_lib.evaluate import run_evaluate
+    from msgan_lib.pacman import record_pacman
+    from msgan_lib.predict import run_predict
 
     started = time.perf_counter()
     weights = shipped_weights(weights_dir)
     _step(f"recording {episodes} Ms. Pac-Man test episodes (seed {seed}) into {data_root}", started)
-    summary = data.record_pacman(
+    summary = record_pacman(
         data_root,
         train_episodes=0,
         test_episodes=episodes,
         seed=seed,
-        config=data.RecordConfig(frames_per_episode=frames_per_episode),
+        config=RecordConfig(frames_per_episode=frames_per_episode),
         overwrite=True,
     )
     test_dir = Path(data_root) / "images" / "test"
     _step(f"recorded {summary['frames']} frames", started)
     out_dir = Path(out)
     _step(f"predicting {steps} frames recursively with {', '.join(SHIPPED)}", started)
-    _, files = predict.run_predict(weights, test_dir, steps=steps, seed=seed, out=out)
+    _, files = run_predict(weights, test_dir, steps=steps, seed=seed, out=out)
     _step(
         f"wrote {sum(len(paths) for paths in files.values())} files, GIF: {files['gif'][0]}",
         started,
     )
     _step(f"scoring the models and both baselines over up to {windows} windows", started)
-    _, table = predict.run_evaluate(
-        weights, test_dir, steps=steps, max_windows=windows, seed=seed, out=out
-    )
+    _, table = run_evaluate(weights, test_dir, steps=steps, max_windows=windows, seed=seed, out=out)
     print(table["md"].read_text())
     _step(f"done: open {out_dir}/ (GIF, frames, comparisons, metrics.md, metrics.png)", started)
     return out_dir

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -42,6 +42,66 @@ def natural_key(name: str) -> list[int | str]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
+def require_dir(path: Path, what: str) -> None:
+    """Raise MsganError unless ``path`` is an existing directory (``what`` names its role)."""
+    if not path.exists():
+        raise MsganError(f"{what} {path} does not exist")
+    if not path.is_dir():
+        raise MsganError(f"{what} {path} is not a directory")
+
+
+def ensure_dir(path: str | os.PathLike[str]) -> Path:
+    """Create directory ``path`` (and its parents) or say in one line why it cannot be.
+
+    Every command that writes goes through here (directly or through :func:`atomic_path`
+    and :func:`atomic_dir`), so an output path that is an existing file, lies under a
+    file, or is not writable is one clear error naming it instead of a traceback.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise MsganError(
+            f"{path} is an existing file, not a directory: choose another output directory"
+        ) from None
+    except NotADirectoryError:
+        parent = next(p for p in path.parents if p.exists())
+        raise MsganError(
+            f"cannot create {path}: {parent} is a file; choose another output directory"
+        ) from None
+    except OSError as error:
+        raise MsganError(
+            f"cannot create {path}: {error.strerror}; choose another output directory"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise MsganError(f"{path} is not writable: choose another output directory")
+    return path
+
+
+def check_replaceable(
+    path: Path, overwrite: bool, is_ours: Callable[[Path], bool], hint: str
+) -> None:
+    """Refuse to write into a non-empty ``path`` unless ``overwrite`` and it is ours.
+
+    ``is_ours`` recognises what the command ``hint`` writes, so ``--overwrite`` never
+    deletes a directory msgan did not make.
+    """
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise MsganError(f"{path} exists and is not a directory; choose another output path")
+    if not any(path.iterdir()):
+        return
+    if not is_ours(path):
+        raise MsganError(
+            f"{path} is not empty and was not written by msgan {hint}; not touching it"
+        )
+    if not overwrite:
+        raise MsganError(
+            f"{path} already holds data from msgan {hint}; pass --overwrite to replace it"
+        )
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
@@ -50,7 +110,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     the extension (PIL, imageio, matplotlib) still work. On any exception it is removed.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.is_dir():
+        raise MsganError(f"{final} is a directory: give a file name to write")
+    ensure_dir(final.parent)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent
     )
@@ -80,7 +142,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     exception the temporary directory is removed and ``path`` is left as it was.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(final.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     tmp.chmod(0o777 & ~_UMASK)  # mkdtemp makes 0700; finished directories get the usual mode
     try:

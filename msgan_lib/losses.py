@@ -30,6 +30,11 @@ import torch.nn.functional as F
 
 from msgan_lib.config import LossConfig
 from msgan_lib.fileio import MsganError
+from msgan_lib.model import check_frame_size
+
+# The generator's terms as generator_loss names them in ``terms``, with their plot labels:
+# the one line a new term adds besides its function and its weight in LossConfig.
+TERM_LABELS: dict[str, str] = {"lp": "$L_p$", "gdl": "GDL", "adv": "$L_{adv}$ (G)"}
 
 
 def _check_same_shape(pred: torch.Tensor, target: torch.Tensor, what: str) -> None:
@@ -73,7 +78,8 @@ def image_gradients(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         g_i[i, j] = |Y[i, j] - Y[i-1, j]|    shape (B, C, H-1, W)
         g_j[i, j] = |Y[i, j-1] - Y[i, j]|    shape (B, C, H, W-1)
 
-    The GDL compares them; the sharpness-difference metric uses the same differences.
+    The GDL compares them; the sharpness-difference metric of :mod:`msgan_lib.metrics`
+    sums the same differences.
     """
     g_i = (image[:, :, 1:, :] - image[:, :, :-1, :]).abs()  # (B, C, H-1, W)
     g_j = (image[:, :, :, :-1] - image[:, :, :, 1:]).abs()  # (B, C, H, W-1)
@@ -169,13 +175,7 @@ def scale_targets(target: torch.Tensor, n_scales: int) -> list[torch.Tensor]:
         raise MsganError(f"scale_targets: expected (B, C, H, W), got {tuple(target.shape)}")
     if not isinstance(n_scales, int) or n_scales < 1:
         raise MsganError(f"scale_targets: n_scales = {n_scales!r} must be a positive integer")
-    factor = 2 ** (n_scales - 1)
-    height, width = target.shape[-2:]
-    if height < factor or width < factor:
-        raise MsganError(
-            f"scale_targets: a {height}x{width} frame is too small for {n_scales} scales: "
-            f"the coarsest is 1/{factor} of the frame, so both sides need at least {factor} px"
-        )
+    check_frame_size(*target.shape[-2:], n_scales, "scale_targets")
     return [
         F.avg_pool2d(target, 2**k) if k else target  # (B, C, H // 2^k, W // 2^k)
         for k in reversed(range(n_scales))

@@ -32,9 +32,10 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 
 from msgan_lib.fileio import MsganError
+from msgan_lib.losses import image_gradients
+from msgan_lib.model import check_history
 
 MAX_DB = 100.0  # cap of PSNR and sharpness difference (dB) for an error of exactly 0
 _MIN_ERROR = 10.0 ** (-MAX_DB / 10.0)  # the error at which 10 log10(1 / error) = MAX_DB
@@ -148,6 +149,9 @@ def _ssim_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             f"SSIM needs frames of at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels (its Gaussian "
             f"window), got {height}x{width}"
         )
+    # Imported here: the other metrics, and prediction, need no scikit-image.
+    from skimage.metrics import structural_similarity
+
     pred_np = pred.detach().double().cpu().permute(0, 2, 3, 1).numpy()  # (B, H, W, 3)
     target_np = target.detach().double().cpu().permute(0, 2, 3, 1).numpy()
     maps = []
@@ -197,14 +201,12 @@ def ssim(
 
 
 def _gradient_sum(frames: torch.Tensor) -> torch.Tensor:
-    """|horizontal neighbour difference| + |vertical neighbour difference|, per channel.
-
-    Both differences are taken forward and cropped to a common ``(H-1, W-1)`` grid, so no
+    """gx + gy: the absolute neighbour differences of :func:`msgan_lib.losses.image_gradients`
+    (the GDL's), per channel, on the common ``(H-1, W-1)`` grid where both exist, so no
     padding invents an edge at the frame border. ``(B, 3, H, W) -> (B, 3, H-1, W-1)``.
     """
-    grad_x = (frames[..., :-1, 1:] - frames[..., :-1, :-1]).abs()  # (B, 3, H-1, W-1)
-    grad_y = (frames[..., 1:, :-1] - frames[..., :-1, :-1]).abs()  # (B, 3, H-1, W-1)
-    return grad_x + grad_y
+    g_i, g_j = image_gradients(frames)  # (B, 3, H-1, W), (B, 3, H, W-1)
+    return g_j[..., :-1, :] + g_i[..., :, :-1]  # gx + gy, (B, 3, H-1, W-1)
 
 
 def sharp_diff(
@@ -275,20 +277,9 @@ def frame_metrics(
 # (B, 3*T, H, W) with the oldest frame first, in any range (both are linear).
 
 
-def _check_history(history: torch.Tensor) -> int:
-    """Raise MsganError unless ``history`` is (B, 3*T, H, W) with T >= 1; return T."""
-    if not isinstance(history, torch.Tensor) or history.dim() != 4:
-        shape = tuple(history.shape) if isinstance(history, torch.Tensor) else type(history)
-        raise MsganError(f"history must be a (B, 3*T, H, W) tensor, got {shape}")
-    channels = history.shape[1]
-    if channels == 0 or channels % 3:
-        raise MsganError(f"history must have 3*T channels (T RGB frames), got {channels}")
-    return channels // 3
-
-
 def last_input(history: torch.Tensor) -> torch.Tensor:
     """Baseline: copy the last history frame forward. ``(B, 3*T, H, W) -> (B, 3, H, W)``."""
-    _check_history(history)
+    check_history(history, "last_input")
     return history[:, -3:].clone()
 
 
@@ -297,7 +288,7 @@ def history_mean(history: torch.Tensor) -> torch.Tensor:
 
     ``(B, 3*T, H, W) -> (B, 3, H, W)``.
     """
-    frames = _check_history(history)
+    frames = check_history(history, "history_mean")
     batch, _, height, width = history.shape
     return history.reshape(batch, frames, 3, height, width).mean(dim=1)  # (B, 3, H, W)
 

@@ -75,12 +75,16 @@ def pad_to_multiple(frames: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(frames, (0, pad_w, 0, pad_h), mode="reflect")  # (B, C, H + pad_h, W + pad_w)
 
 
-def _check_size(height: int, width: int, n_scales: int, who: str) -> None:
-    """Both sides must hold at least one pixel of the coarsest scale."""
+def check_frame_size(height: int, width: int, n_scales: int, who: str) -> None:
+    """Both sides must hold at least one pixel of the coarsest scale (1/2^(n-1) of the frame).
+
+    The one check of a frame size against a pyramid, used by the generator, the per-scale
+    targets of the losses and prediction; ``who`` names the caller in the message.
+    """
     multiple = 2 ** (n_scales - 1)
     if height < multiple or width < multiple:
         raise MsganError(
-            f"{who}: frames of {height}x{width} are too small for {n_scales} scales: the "
+            f"{who}: a {height}x{width} frame is too small for {n_scales} scales: the "
             f"coarsest scale is 1/{multiple} of the frame, so both sides need at least "
             f"{multiple} pixels"
         )
@@ -99,7 +103,7 @@ def pyramid_round_trip(
     add, the "Laplacian" of the pyramid.
     """
     height, width = frames.shape[-2:]
-    _check_size(height, width, n_scales, "pyramid_round_trip")
+    check_frame_size(height, width, n_scales, "pyramid_round_trip")
     padded = pad_to_multiple(frames, 2 ** (n_scales - 1))  # (B, C, Hp, Wp)
     factors = [2 ** (n_scales - 1 - k) for k in range(n_scales)]
     pooled = [downsample(padded, f) for f in factors]  # (B, C, Hp / f, Wp / f) per scale
@@ -115,26 +119,32 @@ def _scale_name(config: ModelConfig, k: int) -> str:
     return "1" if factor == 1 else f"1/{factor}"
 
 
-def _check_history(history: Any, config: ModelConfig, who: str) -> None:
-    """Raise MsganError unless ``history`` is a float ``(B, 3*T, H, W)`` tensor."""
-    channels = 3 * config.history
+def check_history(history: Any, who: str, frames: int | None = None) -> int:
+    """Raise MsganError unless ``history`` is a float ``(B, 3*T, H, W)`` tensor; return T.
+
+    ``frames``: the T a model reads (``None`` accepts any). The one check of the models'
+    input, used by the networks, prediction and the baselines of :mod:`msgan_lib.metrics`.
+    """
+    channels = "3*T" if frames is None else str(3 * frames)
     if not isinstance(history, torch.Tensor) or history.dim() != 4:
         shape = tuple(history.shape) if isinstance(history, torch.Tensor) else type(history)
         raise MsganError(
-            f"{who}: the history must be a tensor shaped (B, {channels}, H, W) "
-            f"({config.history} RGB frames stacked on the channel axis), got {shape}"
+            f"{who}: the history must be a tensor shaped (B, {channels}, H, W) (RGB frames "
+            f"stacked on the channel axis, oldest first), got {shape}"
         )
-    if history.shape[1] != channels:
+    count = history.shape[1]
+    if count == 0 or count % 3 or (frames is not None and count != 3 * frames):
+        wanted = "3*T channels (T RGB frames)" if frames is None else f"{channels} channels"
         raise MsganError(
-            f"{who}: the history has {history.shape[1]} channels but this model takes "
-            f"{channels} ({config.history} RGB frames, oldest first); got shape "
+            f"{who}: the history has {count} channels but must have {wanted}; got shape "
             f"{tuple(history.shape)}"
         )
     if not history.is_floating_point():
         raise MsganError(
-            f"{who}: the history has dtype {history.dtype}; the model takes floats in "
+            f"{who}: the history has dtype {history.dtype}; the models take floats in "
             "[-1, 1] (uint8 frames: x / 127.5 - 1)"
         )
+    return count // 3
 
 
 def conv_stack(
@@ -184,10 +194,10 @@ class Generator(nn.Module):
         input frame at scale k), which can leave [-1, 1] slightly: the losses pull it back in
         training and :mod:`msgan_lib.predict` clamps it.
         """
-        _check_history(history, self.config, "Generator")
+        check_history(history, "Generator", self.config.history)
         n = self.config.n_scales
         height, width = history.shape[-2:]
-        _check_size(height, width, n, "Generator")
+        check_frame_size(height, width, n, "Generator")
         history = pad_to_multiple(history, 2 ** (n - 1))  # (B, 3T, Hp, Wp), cropped off below
 
         predictions: list[torch.Tensor] = []
@@ -312,7 +322,7 @@ class Discriminator(nn.Module):
         generator returns them (or :func:`msgan_lib.losses.scale_targets` for real frames):
         scale k is ``(B, 3, S / 2^(n-1-k), S / 2^(n-1-k))``. Returns ``n`` tensors ``(B, 1)``.
         """
-        _check_history(history, self.config, "Discriminator")
+        check_history(history, "Discriminator", self.config.history)
         size = self.config.crop_size
         if tuple(history.shape[-2:]) != (size, size):
             raise MsganError(

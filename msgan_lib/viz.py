@@ -16,6 +16,7 @@ import torch
 from matplotlib.figure import Figure
 
 from msgan_lib.fileio import atomic_path
+from msgan_lib.losses import TERM_LABELS
 
 STYLE = {
     "figure.dpi": 100,
@@ -305,18 +306,22 @@ def commitment_bars(scores: dict[str, dict[str, float]]) -> Figure:
 
 
 def training_curves(records: Sequence[dict], n_scales: int = 4) -> Figure:
-    """Loss curves of a run from its ``metrics.jsonl`` records (``msgan_lib.train``).
+    """Loss curves of a run from its ``metrics.jsonl`` records (``msgan_lib.runlog``).
 
-    Panels: the generator's unweighted terms (Lp, GDL and, when adversarial, L_adv) on a log
-    scale; the discriminator's loss beside its value at chance (``2 ln 2`` per scale); the
-    mean D(real) and D(fake) probabilities with the 0.5 of a discriminator at chance. A
+    Panels: the generator's unweighted terms (every term of
+    :data:`msgan_lib.losses.TERM_LABELS` the records hold) on a log scale; the
+    discriminator's loss beside its value at chance (``2 ln 2`` per scale); the mean D(real)
+    and D(fake) probabilities with the 0.5 of a discriminator at chance; and, when logged,
+    D's accuracy per scale on held-out clips (``d_acc_K``), with chance at 0.5 too. A
     non-adversarial run shows the first panel only.
     """
     steps = [r["step"] for r in records]
     adversarial = any("d_loss" in r for r in records)
-    fig, axes = plt.subplots(1, 3 if adversarial else 1, figsize=(13 if adversarial else 5, 3.2))
+    accuracy = sorted({k for r in records for k in r if k.startswith("d_acc_")})
+    panels = 1 + (2 if adversarial else 0) + (1 if accuracy else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(4.4 * panels if panels > 1 else 5, 3.2))
     axes = np.atleast_1d(axes)
-    for key, label in (("lp", "$L_p$"), ("gdl", "GDL"), ("adv", "$L_{adv}$ (G)")):
+    for key, label in TERM_LABELS.items():
         if any(key in r for r in records):
             axes[0].plot(steps, [r.get(key, np.nan) for r in records], label=label)
     axes[0].set(xlabel="step", ylabel="loss (sum over scales)", yscale="log", title="generator")
@@ -333,6 +338,17 @@ def training_curves(records: Sequence[dict], n_scales: int = 4) -> Figure:
         axes[2].set(xlabel="step", ylabel="mean probability 'real'", ylim=(0, 1))
         axes[2].set_title("discriminator's verdicts")
         axes[2].legend(fontsize=8)
+    if accuracy:
+        ax = axes[-1]
+        for key in accuracy:
+            k = int(key.rsplit("_", 1)[1])
+            factor = 2 ** (n_scales - 1 - k)
+            name = "1" if factor == 1 else f"1/{factor}"
+            ax.plot(steps, [r.get(key, np.nan) for r in records], label=f"scale {name}")
+        ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
+        ax.set(xlabel="step", ylabel="accuracy on held-out clips", ylim=(0, 1))
+        ax.set_title("discriminator's accuracy")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

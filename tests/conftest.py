@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msgan_lib.data import process_data, write_video
+from msgan_lib.clips import process_data
+from msgan_lib.frames import write_video
 
 
 @pytest.fixture(scope="session")

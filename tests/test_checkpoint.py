@@ -43,6 +43,18 @@ def test_names_sort_by_step_and_only_last_k_are_kept(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == names
 
 
+def test_retention_keeps_the_last_k_plus_milestones(tmp_path: Path) -> None:
+    for step in range(100, 1100, 100):
+        ckpt.save_checkpoint(_state(step), tmp_path, keep=2, milestone_every=400)
+    steps = [int(p.name[5:12]) for p in ckpt.list_checkpoints(tmp_path)]
+    assert steps == [400, 800, 900, 1000]
+    for step in range(1100, 2100, 100):
+        ckpt.save_checkpoint(_state(step), tmp_path, keep=20)
+    spread = [int(p.name[5:12]) for p in ckpt.spread_checkpoints(tmp_path, 4)]
+    assert spread == [400, 1100, 1600, 2000]
+    assert len(ckpt.spread_checkpoints(tmp_path, 100)) == 14
+
+
 def test_checkpoint_loads_with_weights_only_and_restores_rng(tmp_path: Path) -> None:
     path = ckpt.save_checkpoint(_state(3), tmp_path, keep=1)  # captures the RNG states
     expected = (random.random(), np.random.rand(), torch.rand(()).item())
@@ -109,7 +121,7 @@ def test_load_generator_from_checkpoint_run_dir_and_safetensors(tmp_path: Path) 
     assert info["path"] == path and info["kind"] == "l2" and info["step"] == 7
     assert torch.equal(generator(history)[-1], expected)
 
-    shipped = ckpt.export_generator(path, tmp_path / "model.safetensors")
+    shipped = ckpt.export_generator(path, tmp_path / "model.safetensors")["weights"]
     generator, info = ckpt.load_generator_info(shipped)
     assert info["kind"] == "l2" and info["step"] is None
     assert info["model_config"] == preset("tiny")

@@ -1,5 +1,5 @@
-"""Tests of msgan_lib.data: frames on disk, recording, the motion rule, clip shards, loader,
-and every bad input of issue 2 (library and CLI)."""
+"""Tests of the data modules (frames, pacman, motion, clips): frames on disk, recording, the
+motion rule, clip shards, loader, and every bad input of issue 2 (library and CLI)."""
 
 from __future__ import annotations
 
@@ -12,28 +12,27 @@ import pytest
 import torch
 from PIL import Image
 
-from msgan_lib import cli, data
-from msgan_lib.config import DataConfig
-from msgan_lib.data import (
-    KEPT_AFTER_MAX_TRIES,
-    KEPT_PASSED,
-    KEPT_WITHOUT_CHECK,
-    ClipDataset,
-    DataWarning,
-    RecordConfig,
-    draw_crops,
+from msgan_lib import cli, motion
+from msgan_lib.clips import ClipDataset, DataWarning, _draw_from_video, process_data
+from msgan_lib.config import DataConfig, RecordConfig
+from msgan_lib.fileio import MsganError
+from msgan_lib.frames import (
+    _decode_plain_png,
     encode_png,
     import_video,
     list_videos,
     load_video,
-    merge_flicker,
+    read_frame,
+)
+from msgan_lib.motion import (
+    KEPT_AFTER_MAX_TRIES,
+    KEPT_PASSED,
+    KEPT_WITHOUT_CHECK,
+    draw_crops,
     motion_score,
     motion_score_map,
-    process_data,
-    read_frame,
-    record_pacman,
 )
-from msgan_lib.fileio import MsganError
+from msgan_lib.pacman import _merge_by_key, merge_flicker, record_pacman
 
 HEIGHT, WIDTH = 40, 48
 
@@ -125,10 +124,10 @@ def test_read_frame_fast_path_falls_back_to_pillow(tmp_path: Path) -> None:
     # truncated file of ours must fail with a clear error, not a zlib one.
     frame = moving_square_video(1)[0]
     Image.fromarray(frame).save(tmp_path / "pillow.png", optimize=True)
-    assert data._decode_plain_png((tmp_path / "pillow.png").read_bytes()) is None
+    assert _decode_plain_png((tmp_path / "pillow.png").read_bytes()) is None
     assert np.array_equal(read_frame(tmp_path / "pillow.png"), frame)
     ours = encode_png(frame)
-    assert np.array_equal(data._decode_plain_png(ours), frame)
+    assert np.array_equal(_decode_plain_png(ours), frame)
     (tmp_path / "cut.png").write_bytes(ours[: len(ours) // 2])
     with pytest.raises(MsganError, match="cut.png"):
         read_frame(tmp_path / "cut.png")
@@ -145,7 +144,7 @@ def test_merge_flicker_keeps_sprites_of_both_frames_in_true_colour() -> None:
     assert (merged[0, 0] == background).all()
     keys = np.arange(2 * 10 * 10).reshape(2, 10, 10) % 7  # any other colour keys...
     keys[frames.sum(-1) == sum(background)] = 99  # ...with the background one to one
-    assert np.array_equal(data._merge_by_key(frames, keys), merged)
+    assert np.array_equal(_merge_by_key(frames, keys), merged)
 
 
 # --- recording ------------------------------------------------------------------------
@@ -223,13 +222,13 @@ def test_motion_table_scores_and_lazy_draws_match_the_full_map() -> None:
     history, crop = 3, 8
     full = motion_score_map(frames, history, crop)
     chw = np.ascontiguousarray(frames.transpose(0, 3, 1, 2))  # (T, 3, H, W)
-    table = data._motion_table(chw, history, crop)
+    table = motion.motion_table(chw, history, crop)
     t, y, x = (a.ravel() for a in np.indices(full.shape))
-    assert np.array_equal(data._table_scores(table, t, y, x, history, crop), full.ravel())
+    assert np.array_equal(motion.table_scores(table, t, y, x, history, crop), full.ravel())
     for threshold, keep in [(100.0, 0.05), (1e9, 0.0), (0.0, 0.5), (300.0, 0.0)]:
         config = DataConfig(history, crop, threshold, keep, max_tries=9)
         expected = draw_crops(full, 400, np.random.default_rng(7), config)
-        got = data._draw_from_video(chw, 400, np.random.default_rng(7), config)
+        got = _draw_from_video(chw, 400, np.random.default_rng(7), config)
         assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
 
 
@@ -424,7 +423,7 @@ def test_clip_dataset_without_manifest(tmp_path: Path) -> None:
 
 
 def test_ensure_sample_data_makes_only_what_is_missing(tmp_path: Path) -> None:
-    from msgan_lib.data import ensure_sample_data
+    from msgan_lib.clips import ensure_sample_data
 
     sizes = {"train_episodes": 1, "test_episodes": 1, "frames_per_episode": 12, "n_clips": 20}
     paths = ensure_sample_data(tmp_path, **sizes)

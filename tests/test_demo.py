@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from msgan_lib.demo import SHIPPED, run_demo
+from msgan_lib.evaluate import read_metrics_csv
 from msgan_lib.fileio import MsganError
-from msgan_lib.predict import read_metrics_csv
 
 
 def test_demo_predicts_and_scores_fresh_episodes_with_the_shipped_models(

@@ -1,4 +1,5 @@
-"""Tests of msgan_lib.predict and the predict/evaluate CLI: recursion, files, evaluation, errors."""
+"""Tests of msgan_lib.predict and msgan_lib.evaluate, and the predict/evaluate CLI: recursion,
+files, evaluation, errors."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import torch
 from PIL import Image
 
 from msgan_lib import checkpoint as ckpt
-from msgan_lib import metrics, predict
+from msgan_lib import evaluate, metrics, predict, runtime
 from msgan_lib.cli import main
 from msgan_lib.config import TrainConfig, preset
 from msgan_lib.fileio import MsganError
+from msgan_lib.frames import frames_to_model
 from msgan_lib.model import Generator
 
 HEIGHT, WIDTH = 36, 44  # not multiples of 8: the generator pads and crops back
@@ -100,7 +102,7 @@ def test_recursion_matches_naive_restacking_and_leaves_generator_alone() -> None
 
 
 @pytest.mark.skipif(
-    not predict.bf16_supported(torch.device("cpu")), reason="CPU without native bf16"
+    not runtime.bf16_supported(torch.device("cpu")), reason="CPU without native bf16"
 )
 def test_bf16_predictions_stay_close_to_fp32() -> None:
     torch.manual_seed(2)
@@ -113,12 +115,12 @@ def test_bf16_predictions_stay_close_to_fp32() -> None:
 
 
 def test_model_names(weights: dict[str, Path], tmp_path: Path) -> None:
-    assert predict.model_name(weights["shipped"]) == "pacman-tiny-adv"
-    assert predict.model_name(weights["run"]) == "l2run"
+    assert ckpt.model_name(weights["shipped"]) == "pacman-tiny-adv"
+    assert ckpt.model_name(weights["run"]) == "l2run"
     step_file = weights["run"] / "checkpoints" / "step_0000010.pt"
-    assert predict.model_name(step_file) == "l2run-step10"
-    assert predict.model_name(tmp_path / "my model.pt") == "my_model"
-    models = predict.load_models([weights["shipped"], weights["shipped"], step_file])
+    assert ckpt.model_name(step_file) == "l2run-step10"
+    assert ckpt.model_name(tmp_path / "my model.pt") == "my_model"
+    models = ckpt.load_models([weights["shipped"], weights["shipped"], step_file])
     assert list(models) == ["pacman-tiny-adv", "pacman-tiny-adv-2", "l2run-step10"]
 
 
@@ -161,7 +163,7 @@ def test_predict_writes_frames_comparisons_gif(
 
 
 def test_chosen_video_and_start(test_dir: Path, weights: dict[str, Path]) -> None:
-    models = predict.load_models([weights["shipped"]])
+    models = ckpt.load_models([weights["shipped"]])
     prediction = predict.predict_video(models, test_dir, steps=3, video="moving", start=5)
     assert prediction.video == test_dir / "moving" and prediction.start == 5
     assert np.array_equal(prediction.inputs, _frames(14)[5:9])
@@ -177,11 +179,11 @@ def test_evaluate_tables_and_baselines(
     test_dir: Path, weights: dict[str, Path], tmp_path: Path
 ) -> None:
     steps = 3
-    models = predict.load_models([weights["shipped"]])
-    evaluation = predict.evaluate_models(
+    models = ckpt.load_models([weights["shipped"]])
+    evaluation = evaluate.evaluate_models(
         models, test_dir, steps=steps, max_windows=None, stride=1, batch_size=3
     )
-    paths = predict.write_evaluation(evaluation, tmp_path)
+    paths = evaluate.write_evaluation(evaluation, tmp_path)
     rows = _read_csv(paths["csv"])
     assert list(rows[0]) == ["model", "step", "metric", "region", "mean", "std", "n"]
     assert {r["model"] for r in rows} == {"pacman-tiny-adv", "last_input", "history_mean"}
@@ -196,9 +198,7 @@ def test_evaluate_tables_and_baselines(
     # last_input scores exactly what copying the last true frame scores, at every step.
     expected: dict[int, list[float]] = {s: [] for s in range(1, steps + 1)}
     for video, starts in (("moving", range(8)), ("starts_static", range(2, 7))):
-        frames = predict.frames_to_model(
-            _frames(14) if video == "moving" else _frames(13, static=5)
-        )
+        frames = frames_to_model(_frames(14) if video == "moving" else _frames(13, static=5))
         for start in starts:
             last = metrics.to_unit(frames[start + 3 : start + 4])
             for s in range(1, steps + 1):
@@ -215,21 +215,21 @@ def test_evaluate_tables_and_baselines(
     )
     markdown = paths["md"].read_text()
     assert "| last_input | 1 |" in markdown and "| pacman-tiny-adv | 3 |" in markdown
-    assert predict.read_metrics_csv(paths["csv"])[0].model == "pacman-tiny-adv"
+    assert evaluate.read_metrics_csv(paths["csv"])[0].model == "pacman-tiny-adv"
     assert paths["png"].stat().st_size > 0
 
 
 def test_evaluation_windows_grid_cap_and_seed() -> None:
     moving = {Path("a"): np.arange(10), Path("b"): np.array([0, 3, 6, 7])}
-    grid = predict.evaluation_windows(moving, None, stride=3, seed=0)
+    grid = evaluate.evaluation_windows(moving, None, stride=3, seed=0)
     assert grid == [(Path("a"), 0), (Path("a"), 3), (Path("a"), 6), (Path("a"), 9)] + [
         (Path("b"), 0),
         (Path("b"), 3),
         (Path("b"), 6),
     ]
-    capped = predict.evaluation_windows(moving, 4, stride=3, seed=1)
+    capped = evaluate.evaluation_windows(moving, 4, stride=3, seed=1)
     assert len(capped) == 4 and set(capped) <= set(grid)
-    assert capped == predict.evaluation_windows(moving, 4, stride=3, seed=1)
+    assert capped == evaluate.evaluation_windows(moving, 4, stride=3, seed=1)
 
 
 def test_cli_predict_and_evaluate(
@@ -286,11 +286,11 @@ def test_frames_too_small_for_the_coarsest_scale(tmp_path: Path, weights: dict[s
     tiny_frames = np.zeros((8, 6, 20, 3), dtype=np.uint8)
     tiny_frames[::2, 2:4, 5:7] = 255
     _write_video(tmp_path / "test" / "small", tiny_frames)
-    models = predict.load_models([weights["shipped"]])
+    models = ckpt.load_models([weights["shipped"]])
     with pytest.raises(MsganError, match="at least 8 pixels"):
         predict.predict_video(models, tmp_path / "test", steps=2, seed=0)
     with pytest.raises(MsganError, match="at least 8 pixels"):
-        predict.evaluate_models(models, tmp_path / "test", steps=2)
+        evaluate.evaluate_models(models, tmp_path / "test", steps=2)
 
 
 def test_bad_history_and_steps() -> None:

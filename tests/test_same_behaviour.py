@@ -17,8 +17,8 @@ import torch
 
 from msgan_lib import train as training
 from msgan_lib.checkpoint import load_generator
+from msgan_lib.clips import read_manifest
 from msgan_lib.config import TrainConfig, preset
-from msgan_lib.data import read_manifest
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 KEYS = ("g_loss", "lp", "gdl", "adv", "d_loss", "d_real", "d_fake", "lr_g", "lr_d")

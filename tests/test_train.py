@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,15 @@ import torch.multiprocessing as mp
 
 from msgan_lib import checkpoint as ckpt
 from msgan_lib import cli
+from msgan_lib import step as step_module
 from msgan_lib import train as training
+from msgan_lib.clips import ClipDataset
 from msgan_lib.config import TrainConfig, preset
+from msgan_lib.feed import ClipFeed, ClipSampler, load_clips
 from msgan_lib.fileio import MsganError
+from msgan_lib.runlog import read_metrics
+from msgan_lib.runtime import Process
+from msgan_lib.step import TrainStep
 
 TINY = preset("tiny")
 LOSS_KEYS = ("g_loss", "lp", "gdl", "adv", "d_loss", "d_real", "d_fake", "lr_g", "lr_d")
@@ -52,14 +59,16 @@ def test_interrupted_and_resumed_run_logs_the_same_losses(
     # One thread for both runs: the count can change the last bits (a resume keeps it).
     straight = training.train(clips, tmp_path / "a", TINY, _config(), threads=1, progress=False)
 
-    batches = training.ClipSampler.batches
+    run = TrainStep.run
+    calls = []
 
-    def interrupt_at_third_step(self: training.ClipSampler, step: int) -> list[torch.Tensor]:
-        if step == 2:  # a real SIGINT, as Ctrl-C sends, while step 3 runs
+    def interrupt_at_third_step(self: TrainStep, batches: list[torch.Tensor]) -> Any:
+        calls.append(1)
+        if len(calls) == 3:  # a real SIGINT, as Ctrl-C sends, while step 3 runs
             os.kill(os.getpid(), signal.SIGINT)
-        return batches(self, step)
+        return run(self, batches)
 
-    monkeypatch.setattr(training.ClipSampler, "batches", interrupt_at_third_step)
+    monkeypatch.setattr(TrainStep, "run", interrupt_at_third_step)
     first = training.train(clips, tmp_path / "b", TINY, _config(), threads=1, progress=False)
     assert first.interrupted and first.step == 3
     assert first.checkpoint == tmp_path / "b" / "checkpoints" / "step_0000003.pt"
@@ -68,7 +77,7 @@ def test_interrupted_and_resumed_run_logs_the_same_losses(
 
     assert second.step == 6 and not second.interrupted
     assert _losses(second.records) == _losses(straight.records)  # exactly, every step
-    assert _losses(training.read_metrics(tmp_path / "b")) == _losses(straight.records)
+    assert _losses(read_metrics(tmp_path / "b")) == _losses(straight.records)
     for key, value in straight.generator.state_dict().items():
         assert torch.equal(value, second.generator.state_dict()[key])
 
@@ -109,7 +118,7 @@ def test_steps_are_the_total_so_a_finished_run_only_loads(clips: Path, tmp_path:
     done = training.train(clips, tmp_path, TINY, config, progress=False)
     again = training.train(clips, tmp_path, TINY, config, resume=True, progress=False)
     assert again.step == 3 and again.checkpoint == done.checkpoint
-    assert len(training.read_metrics(tmp_path)) == 3  # nothing was trained again
+    assert len(read_metrics(tmp_path)) == 3  # nothing was trained again
     assert torch.equal(
         next(iter(again.generator.state_dict().values())),
         next(iter(done.generator.state_dict().values())),
@@ -136,14 +145,14 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoin
     clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    real_loss = training.generator_loss
+    real_loss = step_module.generator_loss
 
     def nan_at_fifth_step(*args: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         total, terms = real_loss(*args)
         calls.append(1)
         return (total * float("nan"), terms) if len(calls) == 5 else (total, terms)
 
-    monkeypatch.setattr(training, "generator_loss", nan_at_fifth_step)
+    monkeypatch.setattr(step_module, "generator_loss", nan_at_fifth_step)
     with pytest.raises(MsganError, match=r"non-finite loss at step 5 \(g_loss=nan.*step_0000004"):
         training.train(clips, tmp_path, TINY, _config(checkpoint_every=2), progress=False)
     assert ckpt.latest_checkpoint(tmp_path).name == "step_0000004.pt"
@@ -152,7 +161,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoin
 
 
 def test_d_step_leaves_g_alone_and_g_step_leaves_d_alone() -> None:
-    step = training.TrainStep(TINY, _config(amp=False), torch.device("cpu"))
+    step = TrainStep(TINY, _config(amp=False), torch.device("cpu"))
     clips = torch.rand(4, 15, 32, 32) * 2 - 1
     step.discriminator_step(clips)
     assert all(p.grad is None for p in step.generator.parameters())  # fakes were constants
@@ -170,7 +179,7 @@ def test_d_step_leaves_g_alone_and_g_step_leaves_d_alone() -> None:
 
 def test_paper_sgd_schedule_decays_g_from_004_to_0005() -> None:
     config = TrainConfig.with_optimizer("sgd", steps=4, batch_size=2, amp=False)
-    step = training.TrainStep(TINY, config, torch.device("cpu"))
+    step = TrainStep(TINY, config, torch.device("cpu"))
     assert isinstance(step.optimizers["g"], torch.optim.SGD)
     rates = [step.learning_rates()]
     for _ in range(4):
@@ -190,11 +199,42 @@ def test_non_adversarial_run_has_no_discriminator(clips: Path, tmp_path: Path) -
     assert ckpt.load_generator_info(tmp_path)[1]["kind"] == "l2"
 
 
+def test_feed_hands_over_each_steps_clips_in_order_and_raises_its_errors(clips: Path) -> None:
+    dataset = ClipDataset(clips)
+    sampler = ClipSampler(torch.arange(len(dataset)), 0, 4, 2, Process())
+    with ClipFeed(dataset, sampler, 3, 9, depth=2) as feed:
+        for step in range(3, 9):
+            batches = feed.next(step)
+            expected = [load_clips(dataset, indices) for indices in sampler.batches(step)]
+            assert all(torch.equal(a, b) for a, b in zip(batches, expected, strict=True))
+            assert batches[0].dtype == torch.uint8 and batches[0].shape == (4, 15, 32, 32)
+    # The uint8 clips are the dataset's items once scaled: x / 127.5 - 1.
+    index = int(sampler.batches(0)[0][0])
+    assert torch.equal(load_clips(dataset, torch.tensor([index]))[0] / 127.5 - 1, dataset[index])
+    broken = ClipSampler(torch.arange(len(dataset)) + 1000, 0, 4, 2, Process())
+    with ClipFeed(dataset, broken, 0, 5) as feed, pytest.raises(IndexError):
+        feed.next(0)
+
+
+def test_loss_plot_has_a_panel_for_the_discriminators_accuracy() -> None:
+    from msgan_lib.viz import training_curves
+
+    records = [
+        {"step": s, "lp": 1.0, "gdl": 1.0, "adv": 0.7, "d_loss": 5.5, "d_real": 0.5}
+        | {"d_fake": 0.5, "d_acc_0": 0.5, "d_acc_1": 0.6}
+        for s in (1, 2)
+    ]
+    figure = training_curves(records, n_scales=2)
+    assert len(figure.axes) == 4 and figure.axes[3].get_title() == "discriminator's accuracy"
+    assert [line.get_label() for line in figure.axes[3].lines] == ["scale 1/2", "scale 1", "chance"]
+    assert len(training_curves([{"step": 1, "lp": 1.0, "gdl": 1.0}]).axes) == 1
+
+
 def test_sampler_is_a_function_of_step_and_splits_ranks() -> None:
     pool = torch.arange(10, 20)
 
-    def sampler(rank: int) -> training.ClipSampler:
-        return training.ClipSampler(pool, 3, 3, 2, training.Process(rank, 2, rank))
+    def sampler(rank: int) -> ClipSampler:
+        return ClipSampler(pool, 3, 3, 2, Process(rank, 2, rank))
 
     a, b = sampler(0), sampler(1)
     # Stream order within a step: D minibatch of rank 0, of rank 1, then G minibatches.
@@ -226,9 +266,17 @@ def _ddp_worker(rank: int, port: int, clips: str, dirs: list[str], outputs: list
         LOCAL_WORLD_SIZE="2",
     )
     os.chdir(dirs[rank])
-    result = training.train(clips, "run", TINY, _config(steps=3, amp=False), progress=False)
+    config = _config(steps=3, amp=False)
+    assert config.channels_last  # the layout whose gradient strides DDP must accept
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = training.train(clips, "run", TINY, config, progress=False)
     torch.save(
-        {"g": result.generator.state_dict(), "d": result.discriminator.state_dict()},
+        {
+            "g": result.generator.state_dict(),
+            "d": result.discriminator.state_dict(),
+            "warnings": [str(w.message) for w in caught],
+        },
         outputs[rank],
     )
 
@@ -247,6 +295,8 @@ def test_two_gloo_ranks_train_like_one_process_with_twice_the_batch(
         start_method="spawn",
     )
     rank0, rank1 = (torch.load(p, weights_only=True) for p in outputs)
+    # channels_last weights under DDP: no "grad strides do not match bucket view" warning.
+    assert not [w for r in (rank0, rank1) for w in r["warnings"] if "stride" in w.lower()]
     for net in ("g", "d"):
         for key, value in rank0[net].items():
             assert torch.equal(value, rank1[net][key]), f"ranks differ in {net}.{key}"

@@ -1,0 +1,405 @@
+"""Training clips: shards on disk, ``process_data`` and :class:`ClipDataset` (chapter 01).
+
+``process_data`` cuts clips of ``history + 1`` frames from the videos with the motion rule
+of :mod:`msgan_lib.motion` and stores them as shards: a ``.npy`` byte array holding an
+int64 offset table followed by one zlib stream per clip (uint8, ``(history+1, 3, crop,
+crop)``), so :class:`ClipDataset` reads any clip at random by memory-mapping the shard. A
+``manifest.json`` records count, shapes, seed, source, content digest and motion
+statistics. Each video draws its clips from its own seeded stream, so the clips do not
+depend on the number of workers; the whole set appears at once when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from msgan_lib.config import DataConfig, RecordConfig
+from msgan_lib.fileio import (
+    MsganError,
+    atomic_dir,
+    atomic_path,
+    check_replaceable,
+    require_dir,
+    write_text_atomic,
+)
+from msgan_lib.frames import (
+    PIXEL_SCALE,
+    frame_size,
+    list_frames,
+    list_videos,
+    load_frames,
+    release_scratch,
+)
+from msgan_lib.motion import KEEP_REASONS, draw_crops_by, motion_table, table_scores
+from msgan_lib.pacman import record_pacman
+from msgan_lib.runtime import default_workers, worker_map
+
+MANIFEST_NAME = "manifest.json"
+CLIPS_FORMAT = "msgan-clips-1"
+SHARD_SIZE = 4096  # clips per shard: about 1-2 MB compressed, one file per 4096 clips
+CLIP_LEVEL = 3  # zlib level of each stored clip (see benchmarks/DESIGN.md)
+
+
+class DataWarning(UserWarning):
+    """A skippable problem with the input data (e.g. a video too short for one clip)."""
+
+
+def encode_shard(
+    frames: np.ndarray, t: np.ndarray, y: np.ndarray, x: np.ndarray, history: int, crop: int
+) -> np.ndarray:
+    """Cut clips ``frames[t:t+history+1, :, y:y+crop, x:x+crop]`` and pack them into a shard.
+
+    ``frames`` is the video channel-first, ``(T, 3, H, W)`` uint8, so that each clip's rows
+    are copied in runs of ``crop`` bytes. The shard is a uint8 byte array: ``N + 1`` int64
+    offsets, then one zlib stream per clip (bytes ``[offsets[i], offsets[i+1])``), each clip
+    stored as ``(history+1, 3, crop, crop)``, so one clip decodes without the rest. Clips
+    are cut in order of their window so that neighbouring cuts share frames in the CPU
+    cache, and each is compressed straight from the frames, with no array of all clips in
+    between.
+    """
+    blobs: list[bytes] = [b""] * len(t)
+    order = np.argsort(t, kind="stable")
+    cuts = zip(order.tolist(), t[order].tolist(), y[order].tolist(), x[order].tolist(), strict=True)
+    for i, a, b, c in cuts:
+        clip = frames[a : a + history + 1, :, b : b + crop, c : c + crop]  # (T+1, 3, crop, crop)
+        blobs[i] = zlib.compress(clip.tobytes(), CLIP_LEVEL)
+    table = 8 * (len(blobs) + 1)
+    offsets = np.cumsum([table, *map(len, blobs)], dtype="<i8")  # (N+1,)
+    return np.frombuffer(offsets.tobytes() + b"".join(blobs), dtype=np.uint8)
+
+
+def _decode_clip(shard: np.ndarray, index: int, count: int, shape: tuple[int, ...]) -> np.ndarray:
+    offsets = np.frombuffer(shard[8 * index : 8 * (index + 2)], dtype="<i8")
+    if not 8 * (count + 1) <= offsets[0] <= offsets[1] <= len(shard):
+        raise MsganError(f"clip shard is corrupt near clip {index}; re-run process-data")
+    raw = zlib.decompress(shard[offsets[0] : offsets[1]])
+    return np.frombuffer(raw, dtype=np.uint8).reshape(shape)
+
+
+@dataclass(frozen=True)
+class _VideoJob:
+    video_index: int
+    video_dir: Path
+    n_clips: int
+    shards: tuple[tuple[str, int], ...]  # (file name, clip count) in order
+    out_dir: Path
+    seed: int
+    config: DataConfig
+
+
+def _draw_from_video(
+    frames: np.ndarray, n: int, rng: np.random.Generator, config: DataConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`draw_crops` on channel-first ``frames`` ``(T, 3, H, W)``, scoring only the
+    crops tried."""
+    history, crop = config.history, config.crop_size
+    table = motion_table(frames, history, crop)
+    n_frames, _, height, width = frames.shape
+    shape = (n_frames - history, height - crop + 1, width - crop + 1)
+    return draw_crops_by(
+        lambda t, y, x: table_scores(table, t, y, x, history, crop), shape, n, rng, config
+    )
+
+
+def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
+    """Cut one video's clips and write its shards; returns per-shard statistics."""
+    frames = load_frames(job.video_dir, channels_first=True)  # (T, 3, H, W)
+    crop, history = job.config.crop_size, job.config.history
+    rng = np.random.default_rng(np.random.SeedSequence(job.seed, spawn_key=(job.video_index,)))
+    t, y, x, reason, score = _draw_from_video(frames, job.n_clips, rng, job.config)
+    results, start = [], 0
+    for name, count in job.shards:
+        part = slice(start, start + count)
+        start += count
+        data = encode_shard(frames, t[part], y[part], x[part], history, crop)
+        with atomic_path(job.out_dir / name) as tmp:
+            np.save(tmp, data)
+        results.append(
+            {
+                "file": name,
+                "count": count,
+                "bytes": int(data.nbytes),
+                "sha256": hashlib.sha256(data.tobytes()).hexdigest(),
+                "video": job.video_dir.name,
+                "scores": score[part],
+                "reasons": reason[part],
+            }
+        )
+    return results
+
+
+def _split_counts(n: int, weights: Sequence[int]) -> list[int]:
+    """``n`` split in proportion to ``weights`` (largest remainders; deterministic)."""
+    weights_array = np.asarray(weights, dtype=np.float64)
+    exact = n * weights_array / weights_array.sum()
+    counts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: n - counts.sum()]] += 1
+    return counts.tolist()
+
+
+def _is_clip_set(path: Path) -> bool:
+    manifest = path / MANIFEST_NAME
+    if not manifest.is_file():
+        return False
+    try:
+        return json.loads(manifest.read_text()).get("format") == CLIPS_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def process_data(
+    train_dir: str | os.PathLike[str] = "data/images/train",
+    clips_dir: str | os.PathLike[str] = "data/clips",
+    n_clips: int = 500_000,
+    config: DataConfig | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    overwrite: bool = False,
+    shard_size: int = SHARD_SIZE,
+) -> dict[str, Any]:
+    """Cut ``n_clips`` training clips from the videos in ``train_dir`` into ``clips_dir``.
+
+    Clips are split across videos in proportion to their number of windows, so each window
+    is equally likely (the port drew a video uniformly first, favouring short videos). Each
+    video gets its own random stream from ``(seed, video index)``, so the clips do not
+    depend on ``workers``. Videos shorter than ``history + 1`` frames are skipped with a
+    :class:`DataWarning`. An existing clip set is replaced only with ``overwrite`` (no
+    silent appending: a second run with the same seed would add duplicates); the new set
+    appears at once when complete. ``config`` defaults to :class:`DataConfig` (the paper's
+    4 frames of history, 32x32 crops, the port's motion rule). Returns the manifest.
+    """
+    if n_clips < 1:
+        raise MsganError(f"number of clips must be a positive integer, got {n_clips}")
+    if shard_size < 1:
+        raise MsganError(f"shard size must be at least 1, got {shard_size}")
+    config = config or DataConfig()
+    clips_path, history, crop = Path(clips_dir), config.history, config.crop_size
+    check_replaceable(clips_path, overwrite, _is_clip_set, "process-data")
+
+    videos, lengths, short = [], [], []
+    for video in list_videos(train_dir):
+        files = list_frames(video)
+        if len(files) < history + 1:
+            short.append(video)
+            continue
+        height, width = frame_size(files[0])
+        if crop > height or crop > width:
+            raise MsganError(
+                f"crop size {crop} is larger than the {height}x{width} frames of {video}; "
+                f"choose --crop-size {min(height, width)} or less"
+            )
+        videos.append(video)
+        lengths.append(len(files))
+    if short:
+        message = (
+            f"skipped {len(short)} video(s) with fewer than {history + 1} frames "
+            f"(history {history} + 1), e.g. {short[0]}"
+        )
+        if not videos:
+            raise MsganError(f"no usable video in {train_dir}: {message}")
+        warnings.warn(message, DataWarning, stacklevel=2)
+
+    start = time.perf_counter()
+    per_video = _split_counts(n_clips, [n - history for n in lengths])
+    jobs, shard_index = [], 0
+    with atomic_dir(clips_path) as tmp:
+        for index, (video, count) in enumerate(zip(videos, per_video, strict=True)):
+            if count == 0:
+                continue
+            sizes = [min(shard_size, count - s) for s in range(0, count, shard_size)]
+            names = [f"shard_{shard_index + k:06d}.npy" for k in range(len(sizes))]
+            shard_index += len(sizes)
+            jobs.append(
+                _VideoJob(
+                    index, video, count, tuple(zip(names, sizes, strict=True)), tmp, seed, config
+                )
+            )
+        jobs_by_work = sorted(jobs, key=lambda job: -job.n_clips)  # longest first: balance
+        try:
+            results = worker_map(_clips_from_video, jobs_by_work, workers or default_workers())
+        finally:
+            release_scratch()  # with one worker the buffers were this process's
+        shards = sorted((s for r in results for s in r), key=lambda s: s["file"])
+        manifest = _manifest(shards, config, seed, train_dir, videos, lengths, short)
+        manifest["seconds"] = round(time.perf_counter() - start, 3)
+        write_text_atomic(tmp / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _manifest(
+    shards: list[dict[str, Any]],
+    config: DataConfig,
+    seed: int,
+    train_dir: str | os.PathLike[str],
+    videos: list[Path],
+    lengths: list[int],
+    short: list[Path],
+) -> dict[str, Any]:
+    scores = np.concatenate([s["scores"] for s in shards])
+    reasons = np.concatenate([s["reasons"] for s in shards])
+    content = hashlib.sha256("".join(s["sha256"] for s in shards).encode()).hexdigest()
+    edges = np.concatenate([[0.0], np.logspace(-1, 4, 26)])  # score histogram, log bins
+    histogram, _ = np.histogram(np.clip(scores, 0, edges[-1]), bins=edges)
+    return {
+        "format": CLIPS_FORMAT,
+        "count": int(len(scores)),
+        "clip_shape": [config.history + 1, 3, config.crop_size, config.crop_size],
+        "dtype": "uint8",
+        "history": config.history,
+        "crop_size": config.crop_size,
+        "seed": seed,
+        "content_sha256": content,
+        "source": {
+            "train_dir": str(Path(train_dir).resolve()),
+            "videos": [{"name": v.name, "frames": n} for v, n in zip(videos, lengths, strict=True)],
+            "skipped_short_videos": [v.name for v in short],
+        },
+        "motion": {
+            "threshold": config.motion_threshold,
+            "keep_without_check": config.keep_without_check,
+            "max_tries": config.max_tries,
+            "counts": {
+                name: int((reasons == code).sum()) for code, name in enumerate(KEEP_REASONS)
+            },
+            "score_mean": float(scores.mean()),
+            "score_quantiles": {
+                str(q): float(np.quantile(scores, q)) for q in (0.0, 0.05, 0.25, 0.5, 0.75, 0.95)
+            },
+            "score_max": float(scores.max()),
+            "histogram_edges": [round(float(e), 4) for e in edges],
+            "histogram_counts": histogram.tolist(),
+        },
+        "shards": [
+            {k: s[k] for k in ("file", "count", "bytes", "sha256", "video")} for s in shards
+        ],
+    }
+
+
+def read_manifest(clips_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``manifest.json`` of a clip set, checked; raises :class:`MsganError` if unusable."""
+    root = Path(clips_dir)
+    require_dir(root, "clips directory")
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        raise MsganError(f"{root} holds no {MANIFEST_NAME}: build clips with `msgan process-data`")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise MsganError(f"cannot read {path}: {error}; re-run process-data") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != CLIPS_FORMAT:
+        raise MsganError(f"{path} is not a msgan clip manifest ({CLIPS_FORMAT})")
+    for shard in manifest["shards"]:
+        if not (root / shard["file"]).is_file():
+            raise MsganError(f"clip shard {root / shard['file']} is missing; re-run process-data")
+    return manifest
+
+
+class ClipDataset(Dataset[torch.Tensor]):
+    """Training clips of ``msgan process-data``, read at random from memory-mapped shards.
+
+    Item ``i`` is a float tensor in [-1, 1] shaped ``(3*(history+1), crop, crop)``: the
+    frames' RGB channels stacked oldest frame first, the last 3 channels being the frame to
+    predict. Shards are opened lazily in each process (DataLoader workers included) and
+    shared through the page cache, so memory stays small whatever the clip count.
+    """
+
+    def __init__(self, clips_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(clips_dir)
+        self.manifest: dict[str, Any] = read_manifest(self.root)
+        self.clip_shape: tuple[int, ...] = tuple(self.manifest["clip_shape"])
+        counts = [shard["count"] for shard in self.manifest["shards"]]
+        self._counts = counts
+        self._starts = np.cumsum([0, *counts])  # (n_shards+1,): first index of each shard
+        self._open: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_open"] = {}  # memory maps are reopened in the receiving process
+        return state
+
+    def _shard(self, index: int) -> np.ndarray:
+        if index not in self._open:
+            path = self.root / self.manifest["shards"][index]["file"]
+            try:
+                self._open[index] = np.load(path, mmap_mode="r")
+            except (OSError, ValueError) as error:
+                raise MsganError(f"cannot read clip shard {path}: {error}") from None
+        return self._open[index]
+
+    def clip(self, index: int) -> np.ndarray:
+        """Clip ``index`` as stored: uint8 ``(history+1, 3, crop, crop)``."""
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"clip index {index} out of range for {n} clips")
+        index %= n
+        shard = int(np.searchsorted(self._starts, index, side="right")) - 1
+        local = index - int(self._starts[shard])
+        return _decode_clip(self._shard(shard), local, self._counts[shard], self.clip_shape)
+
+    def read_into(self, indices: Sequence[int], out: np.ndarray) -> np.ndarray:
+        """Decode clips ``indices`` into ``out``, uint8 ``(len(indices), history+1, 3, crop,
+        crop)`` (e.g. a view of pinned memory), and return it: the training feed's batch read.
+        """
+        n = len(self)
+        positions = np.asarray(indices, dtype=np.int64)
+        if positions.size and not (-n <= positions.min() and positions.max() < n):
+            raise IndexError(f"clip indices out of range for {n} clips")
+        positions %= max(n, 1)
+        shards = np.searchsorted(self._starts, positions, side="right") - 1
+        local = positions - self._starts[shards]
+        for row, (shard, index) in enumerate(zip(shards.tolist(), local.tolist(), strict=True)):
+            out[row] = _decode_clip(self._shard(shard), index, self._counts[shard], self.clip_shape)
+        return out
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        clip = torch.from_numpy(self.clip(index).copy())  # (T+1, 3, crop, crop) uint8
+        clip = clip.reshape(-1, *clip.shape[2:])  # (3*(T+1), crop, crop), oldest first
+        return clip.float() / PIXEL_SCALE - 1.0
+
+
+def ensure_sample_data(
+    root: str | os.PathLike[str],
+    seed: int = 0,
+    train_episodes: int = 3,
+    test_episodes: int = 2,
+    frames_per_episode: int = 300,
+    n_clips: int = 4000,
+) -> dict[str, Path]:
+    """Make whatever is missing of a small data set under ``root``; return its paths.
+
+    The book's chapters share the data chapter 01 records with its FAST sizes (the defaults
+    here); a chapter run on its own calls this to record the missing splits and cut the
+    clips. Returns ``{"train": ..., "test": ..., "clips": ...}``.
+    """
+    root = Path(root)
+    paths = {"train": root / "images" / "train", "test": root / "images" / "test"}
+    paths["clips"] = root / "clips"
+    missing = {split: not path.is_dir() for split, path in paths.items() if split != "clips"}
+    if any(missing.values()):
+        record_pacman(
+            root,
+            train_episodes=train_episodes if missing["train"] else 0,
+            test_episodes=test_episodes if missing["test"] else 0,
+            seed=seed,
+            config=RecordConfig(frames_per_episode=frames_per_episode),
+        )
+    if not (paths["clips"] / MANIFEST_NAME).is_file():
+        process_data(paths["train"], paths["clips"], n_clips, seed=seed, overwrite=True)
+    return paths

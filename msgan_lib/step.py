@@ -1,0 +1,266 @@
+"""One training step of the paper: a discriminator update, then a generator update (chapter 04).
+
+Mathieu, Couprie & LeCun, "Deep Multi-Scale Video Prediction Beyond Mean Square Error"
+(ICLR 2016, arXiv:1511.05440), sections 2.2 and 3. One training step is
+
+1. a discriminator step on one minibatch: the generator predicts every scale without
+   building a graph (the fake frames are constants for D), and D sees the real and the
+   predicted frames of all scales in one batch, minimising ``d_adversarial_loss``;
+2. a generator step on a *separate* minibatch (as in the paper): the generator objective
+   ``lambda_adv L_adv + lambda_lp L_p + lambda_gdl L_gdl`` summed over the scales, with the
+   adversarial gradient flowing through D into G while D's own weights are frozen (their
+   gradients would be discarded anyway).
+
+Without ``adversarial`` only the generator step runs, on Lp + GDL (the paper's baselines).
+
+Optimisers: Adam (``betas = (0.5, 0.999)``, the usual GAN momentum) or the paper's plain
+SGD with G's rate decaying geometrically from ``lr_g`` to ``lr_g_final`` over the run
+(``TrainConfig``; the named recipes of :mod:`msgan_lib.config` set them). Devices: CPU or
+CUDA, bf16 autocast where native (``amp``; the losses are computed in float32),
+channels_last memory layout and optional ``torch.compile``; under torchrun the trained
+networks are wrapped in DistributedDataParallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from msgan_lib import checkpoint as ckpt
+from msgan_lib.config import ModelConfig, TrainConfig
+from msgan_lib.frames import PIXEL_SCALE
+from msgan_lib.losses import d_adversarial_loss, generator_loss, scale_targets
+from msgan_lib.model import Discriminator, Generator, model_summary
+from msgan_lib.runtime import Process, bf16_supported
+
+
+class TrainStep:
+    """The models, optimisers and schedules of a run, and one training step.
+
+    ``generator`` and ``discriminator`` are the plain modules (saved in checkpoints);
+    the step runs their DDP-wrapped and/or compiled forms where those are enabled.
+    """
+
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        config: TrainConfig,
+        device: torch.device,
+        process: Process | None = None,
+    ) -> None:
+        self.model_config, self.config, self.device = model_config, config, device
+        self.process = process or Process()
+        # bf16 only where the hardware runs it natively: emulated bf16 is slower than fp32.
+        self.amp = config.amp and bf16_supported(device)
+        self.memory_format = (
+            torch.channels_last if config.channels_last else torch.contiguous_format
+        )
+        torch.manual_seed(config.seed)
+        self.generator = Generator(model_config).to(device, memory_format=self.memory_format)
+        self.discriminator = (
+            Discriminator(model_config).to(device, memory_format=self.memory_format)
+            if config.adversarial
+            else None
+        )
+        self.optimizers = {"g": self._optimizer(self.generator, config.lr_g)}
+        if self.discriminator is not None:
+            self.optimizers["d"] = self._optimizer(self.discriminator, config.lr_d)
+        decay = config.lr_g_final / config.lr_g
+        total = config.steps
+        self.schedulers = {
+            # Geometric decay from lr_g to lr_g_final over the run (constant when equal).
+            "g": torch.optim.lr_scheduler.LambdaLR(
+                self.optimizers["g"], lambda step: decay ** (min(step, total) / total)
+            )
+        }
+        if "d" in self.optimizers:
+            self.schedulers["d"] = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizers["d"], lambda step: 1.0
+            )
+        self._g_train = self._wrap(self.generator)
+        self._d_train = self._wrap(self.discriminator) if self.discriminator is not None else None
+        # The generator for the D step and the discriminator for the G step need no DDP:
+        # neither one's weights get gradients there.
+        self._g_frozen = torch.compile(self.generator) if config.compile else self.generator
+        self._d_frozen = (
+            torch.compile(self.discriminator)
+            if config.compile and self.discriminator is not None
+            else self.discriminator
+        )
+
+    def _optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
+        # Fused kernels update every weight in one pass over memory.
+        if self.config.optimizer == "sgd":
+            return torch.optim.SGD(module.parameters(), lr=lr, fused=True)  # paper: plain SGD
+        return torch.optim.Adam(
+            module.parameters(), lr=lr, betas=self.config.adam_betas, fused=True
+        )
+
+    def _wrap(self, module: nn.Module) -> nn.Module:
+        if self.process.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            module = DistributedDataParallel(module, device_ids=ids)
+        return torch.compile(module) if self.config.compile else module
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast when ``amp`` is on and native here (a no-op otherwise)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def split(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Split clips ``(B, 3(T+1), H, W)`` into history and next frame, on the device.
+
+        ``clips`` are floats in [-1, 1] or, as the feed delivers them, uint8 frames, which
+        become ``x / 127.5 - 1`` on the device (a quarter of the bytes to copy).
+        """
+        clips = clips.to(self.device, non_blocking=True)
+        if clips.dtype == torch.uint8:
+            clips = clips.float() / PIXEL_SCALE - 1.0
+        history = clips[:, :-3].contiguous(memory_format=self.memory_format)  # (B, 3T, H, W)
+        target = clips[:, -3:].contiguous(memory_format=self.memory_format)  # (B, 3, H, W)
+        return history, target
+
+    def discriminator_step(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One D update; returns ``d_loss`` and the mean sigmoid of D on real (``d_real``) and
+        on predicted (``d_fake``) frames."""
+        assert self._d_train is not None
+        history, target = self.split(clips)
+        n = self.model_config.n_scales
+        with torch.no_grad(), self.autocast():
+            fakes = self._g_frozen(history)  # constants for D: no graph through G
+        real = scale_targets(target, n)
+        with self.autocast():
+            # Real and fake in one batch: (2B, 3T, H, W) history and (2B, 3, h_k, w_k) frames.
+            logits = self._d_train(
+                torch.cat([history, history]),
+                [torch.cat([r, f.to(r.dtype)]) for r, f in zip(real, fakes, strict=True)],
+            )
+        batch = history.shape[0]
+        real_logits = [z[:batch].float() for z in logits]  # (B, 1) per scale
+        fake_logits = [z[batch:].float() for z in logits]
+        d_loss = d_adversarial_loss(real_logits, fake_logits)
+        self.optimizers["d"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.optimizers["d"].step()
+        with torch.no_grad():
+            d_real = torch.cat(real_logits).sigmoid().mean()
+            d_fake = torch.cat(fake_logits).sigmoid().mean()
+        return {"d_loss": d_loss.detach(), "d_real": d_real, "d_fake": d_fake}
+
+    @torch.no_grad()
+    def discriminator_accuracy(self, clips: torch.Tensor) -> list[float]:
+        """D's accuracy per scale on held-out ``clips``, coarsest first (0.5 is chance).
+
+        The mean of the fraction of real next frames D calls real (logit > 0) and the
+        fraction of the generator's predictions it calls fake: whether D has learnt to see
+        what the generator gets wrong, on clips neither network trained on.
+        """
+        assert self.discriminator is not None
+        history, target = self.split(clips)
+        with self.autocast():
+            fakes = self.generator(history)
+            logits = self.discriminator(
+                torch.cat([history, history]),
+                [
+                    torch.cat([r, f.to(r.dtype)])
+                    for r, f in zip(
+                        scale_targets(target, self.model_config.n_scales), fakes, strict=True
+                    )
+                ],
+            )
+        batch = history.shape[0]
+        return [
+            0.5 * ((z[:batch] > 0).float().mean() + (z[batch:] <= 0).float().mean()).item()
+            for z in logits  # (2B, 1) per scale: real, then fake
+        ]
+
+    def generator_step(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One G update; returns the objective and its unweighted terms."""
+        history, target = self.split(clips)
+        targets = scale_targets(target, self.model_config.n_scales)
+        with self.autocast():
+            preds = self._g_train(history)
+        fake_logits = None
+        if self._d_frozen is not None:
+            self.discriminator.requires_grad_(False)  # type: ignore[union-attr]
+            with self.autocast():
+                fake_logits = [z.float() for z in self._d_frozen(history, preds)]
+        total, terms = generator_loss(
+            [p.float() for p in preds], targets, fake_logits, self.config.loss
+        )
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizers["g"].step()
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(True)
+        return total.detach(), terms
+
+    def run(self, batches: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One training step on ``batches`` (D's then G's; G's only without adversarial).
+
+        Returns the step's scalars by name, on the device: ``g_loss`` and the generator's
+        unweighted terms (:func:`~msgan_lib.losses.generator_loss`), then, when adversarial,
+        ``d_loss`` and D's mean probabilities ``d_real`` and ``d_fake``.
+        """
+        d_scalars = self.discriminator_step(batches[0]) if self.discriminator is not None else {}
+        g_loss, terms = self.generator_step(batches[-1])
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        return {"g_loss": g_loss, **terms, **d_scalars}
+
+    def learning_rates(self) -> dict[str, float]:
+        return {f"lr_{k}": opt.param_groups[0]["lr"] for k, opt in self.optimizers.items()}
+
+    def state(self, step: int, data_manifest: dict[str, Any]) -> dict[str, Any]:
+        """The checkpoint dict (plain data only: loadable with ``weights_only=True``)."""
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict() if self.discriminator else {},
+            "step": step,
+            "model_config": self.model_config.to_dict(),
+            "train_config": self.config.to_dict(),
+            "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "rng": ckpt.capture_rng_state(),
+            "data_manifest": data_manifest,
+            "cpu_threads": torch.get_num_threads(),  # a resumed CPU run keeps it (exactness)
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint: weights, optimisers, schedules and RNG states."""
+        self.load_weights(state)
+        for key, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][key])
+        for key, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][key])
+        ckpt.restore_rng_state(state["rng"])
+
+    def load_weights(self, state: dict[str, Any]) -> None:
+        """Copy the generator's (and, when both have one, the discriminator's) weights."""
+        self.generator.load_state_dict(state["generator"])
+        if self.discriminator is not None and state.get("discriminator"):
+            self.discriminator.load_state_dict(state["discriminator"])
+
+
+def step_flops(model_config: ModelConfig, batch_size: int, adversarial: bool = True) -> int:
+    """Model FLOPs of one training step on crops (a multiply-add counts 2): for MFU.
+
+    With ``F_G`` and ``F_D`` the forward FLOPs per clip of the generator (all scales) and
+    of the discriminators (:func:`~msgan_lib.model.model_summary`), and a backward pass
+    counted as twice its forward: the D step is ``F_G`` (fakes, no graph) plus forward and
+    backward of D on a real and a fake frame, ``6 F_D``; the G step is ``3 F_G`` plus D's
+    forward and its backward to the input only (no weight gradients), ``2 F_D``. Per clip
+    of the batch: ``4 F_G + 8 F_D``; without the adversarial term, ``3 F_G``.
+    """
+    size = model_config.crop_size
+    totals = {
+        row["network"]: row["flops"]
+        for row in model_summary(model_config, size, size)
+        if row["scale"] == "total"
+    }
+    per_clip = 4 * totals["G"] + 8 * totals["D"] if adversarial else 3 * totals["G"]
+    return batch_size * per_clip
