@@ -38,53 +38,68 @@
 # %% tags=["parameters"]
 clips_dir = "../data/book/clips"  # full run: "../data/clips"
 run_dir = "../runs/book/04_train"  # full run: "../runs/paper"
-preset_name = "tiny"  # full run: "paper"
+device = "auto"  # full run: "cuda" (auto: a GPU when there is one; or "cpu", "cuda:N")
+recipe = "tiny"  # full run: "paper" (SGD, G 0.04 -> 0.005, D 0.02, batch 8, lambdas 0.05/1/1)
+preset_name = ""  # full run: "" (the recipe's preset: tiny here, paper for "paper")
 steps = 150  # full run: 100_000
-batch_size = 8  # full run: 8 (the paper's batch with adversarial training)
-learning_rate = 1e-3  # full run: 4e-5 (Adam, the default of TrainConfig)
-log_every = 5  # full run: 50
-sample_every = 50  # full run: 1_000
+batch_size = 0  # full run: 0 (the recipe's, 8; per process: global = processes x batch)
+compile = "auto"  # full run: "auto" (torch.compile on a GPU); True or False to force it
+precision = "auto"  # full run: "auto" (bf16 autocast where native); "fp32" turns it off
+init_weights = ""  # full run: "" (or a checkpoint, run dir or .safetensors to start from)
+keep_checkpoints = 3  # full run: 3 (the latest ones, besides the milestones)
+milestone_every = 0  # full run: 0 (a quarter of the run, on a checkpoint: 25_000)
+log_every = 0  # full run: 0 (a thirtieth of the run: 3_333)
 demo_steps = 40  # full run: 40 (the failure-mode demonstrations stay short)
 seed = 0
 
 # %%
+import dataclasses
 import time
 from pathlib import Path
 
 import torch
 
-from msgan_lib.checkpoint import list_checkpoints, load_generator_info
-from msgan_lib.config import TrainConfig, preset
-from msgan_lib.data import ClipDataset, ensure_sample_data
+from msgan_lib.checkpoint import latest_checkpoint, load_generator_info, spread_checkpoints
+from msgan_lib.clips import ClipDataset, ensure_sample_data
+from msgan_lib.config import TrainConfig
+from msgan_lib.feed import held_out_indices
 from msgan_lib.fileio import MsganError
 from msgan_lib.losses import image_gradients, lp_loss
-from msgan_lib.train import (
-    STEP_KEYS,
-    TrainStep,
-    default_device,
-    held_out_indices,
-    read_metrics,
-    train,
-)
+from msgan_lib.runlog import read_metrics
+from msgan_lib.runtime import resolve_device
+from msgan_lib.step import TrainStep
+from msgan_lib.train import resolve_run, train
 from msgan_lib.viz import image_grid, sample_grid, training_curves
 
-device = default_device()  # a GPU when there is one
+device = resolve_device(device)
 data_root = Path(clips_dir).parent
-model_config = preset(preset_name)
-config = TrainConfig(
-    steps=steps,
-    batch_size=batch_size,
-    lr_g=learning_rate,
-    lr_g_final=learning_rate,
-    lr_d=learning_rate,
-    log_every=log_every,
-    sample_every=sample_every,
-    checkpoint_every=sample_every,
-    keep_checkpoints=steps // sample_every + 1,  # all of them: the samples below use them
-    seed=seed,
+checkpoint_every = max(1, min(1_000, steps // 3))  # 50 here; 1,000 in the full run
+milestones = milestone_every or checkpoint_every * max(1, steps // 4 // checkpoint_every)
+resuming = latest_checkpoint(run_dir) is not None  # load-or-train: continue a run that exists
+overrides = {
+    "steps": steps,
+    "log_every": log_every or max(1, steps // 30),
+    "sample_every": milestones,
+    "checkpoint_every": checkpoint_every,
+    "keep_checkpoints": keep_checkpoints,
+    "milestone_every": milestones,
+    "seed": seed,
+    "compile": device.type == "cuda" if compile == "auto" else bool(compile),
+    "amp": precision != "fp32",
+    **({"batch_size": batch_size} if batch_size else {}),
+}
+setup = resolve_run(
+    run_dir,
+    resume=resuming,
+    load=None if resuming else init_weights or None,
+    preset_name=preset_name or None,
+    recipe_name=recipe,
+    overrides=overrides,
 )
+model_config, config = setup.model_config, setup.config
 chapter_start = time.perf_counter()
-print(f"device: {device}; model: {preset_name}; {steps} steps of batch {batch_size}")
+print(f"device: {device}; recipe {recipe}: {steps} steps of batch {config.batch_size}")
+print(f"{config.optimizer} lr_g {config.lr_g:g} -> {config.lr_g_final:g}, lr_d {config.lr_d:g}")
 
 # %% [markdown]
 # Chapter 1 made the clips; if they are missing, the same FAST data is made here.
@@ -117,10 +132,10 @@ print(f"{len(dataset)} clips shaped {tuple(dataset[0].shape)} from {clips_dir}")
 
 # %%
 step = TrainStep(model_config, config, device)
-clips = torch.stack([dataset[i] for i in range(2 * batch_size)])  # (2B, 3*(T+1), 32, 32)
-values = step.run([clips[:batch_size], clips[batch_size:]])
-for key, value in zip(STEP_KEYS, values.tolist(), strict=True):
-    print(f"{key:7s} {value:.4f}")
+batch = config.batch_size
+clips = torch.stack([dataset[i] for i in range(2 * batch)])  # (2B, 3*(T+1), 32, 32)
+for key, value in step.run([clips[:batch], clips[batch:]]).items():
+    print(f"{key:7s} {value.item():.4f}")
 
 # %% [markdown]
 # At the start D knows nothing: its probabilities D(real) and D(fake) are close to 0.5 and
@@ -132,28 +147,48 @@ for key, value in zip(STEP_KEYS, values.tolist(), strict=True):
 # `train` does the rest of the bookkeeping: it draws minibatches in a reproducible order
 # (a pure function of seed and step), holds out a few clips for sample grids, writes
 # `metrics.jsonl`, `losses.png`, `samples/step_NNNNNNN.png` and checkpoints into the run
-# directory, and stops cleanly on Ctrl-C. With `resume=True` it is **load-or-train**: a run
-# directory that already has a checkpoint continues from it, and a run that already reached
-# `steps` (the total) is only loaded. The same run from the command line:
+# directory, and stops cleanly on Ctrl-C. It keeps the last `keep_checkpoints` checkpoints
+# plus one every `milestone_every` steps, so a long run's disk use stays bounded. This
+# chapter is **load-or-train**: `resolve_run` continues a run directory that already has a
+# checkpoint, and a run that already reached `steps` (the total) is only loaded. The same
+# run from the command line:
 #
 # ```
-# msgan train -d data/book/clips --out runs/book/04_train --preset tiny --steps 150 \
-#     --batch-size 8 --lr-g 1e-3 --lr-g-final 1e-3 --lr-d 1e-3
+# msgan train -d data/book/clips --out runs/book/04_train --recipe tiny --steps 150 \
+#     --log-every 5 --sample-every 50 --checkpoint-every 50 --milestone-every 50
 # ```
 #
-# A full run uses the `paper` preset, the default Adam rate (4e-5) and a GPU
-# (`-g 0`; bf16 autocast and channels_last are on by default, add `--compile`), or several:
-# `torchrun --nproc_per_node 4 -m msgan_lib train ...` runs DistributedDataParallel, each
-# GPU on its own share of every batch.
+# **The full run on a GPU** is the paper's recipe (`msgan_lib.config.RECIPES["paper"]`:
+# SGD, G's rate 0.04 decaying to 0.005, D's 0.02, batch 8, $\lambda$s 0.05 / 1 / 1) on the
+# `paper` preset, with bf16 autocast, channels_last and `torch.compile`, in one command:
+#
+# ```
+# jupytext --to ipynb book/04_train.py
+# papermill --cwd book book/04_train.ipynb book/04_train.ipynb \
+#     -p device cuda -p recipe paper -p steps 100000 -p clips_dir ../data/clips
+# ```
+#
+# What it costs, **estimated** (no GPU run has been measured here yet;
+# `benchmarks/gpu_check.py` measures it in one call): a `paper` step at batch 8 is 0.84
+# TFLOP of model arithmetic (`msgan_lib.step.step_flops`); at 15% of a ~1,000 TFLOP/s bf16
+# GPU (small batches keep a GPU far from its peak) that is about 6 ms, **about 1 minute per
+# 10 k steps**. GPU memory: 47 M parameters with their gradients, 0.4 GB, plus activations
+# of 8 crops and the compiler's workspace, **a few GB**. Disk: a checkpoint holds both
+# networks (SGD keeps no optimiser state), 0.19 GB; one every 1,000 steps, the last 3 kept
+# plus a milestone every 25,000: **under 1.4 GB for the whole 100 k-step run** (Adam's
+# state triples a checkpoint: under 4 GB). Several GPUs:
+# `torchrun --nproc_per_node 4 -m msgan_lib train --recipe paper -g 0 ...` runs
+# DistributedDataParallel; each process trains on its own `batch_size` clips, so the global
+# batch is 4 x 8 = 32 (lower `--batch-size` to keep the paper's 8).
 
 # %%
 started = time.perf_counter()
-result = train(clips_dir, run_dir, model_config, config, device=device, resume=True, progress=False)
+result = train(clips_dir, run_dir, device=device, progress=False, setup=setup)
 seconds = time.perf_counter() - started
 records = read_metrics(run_dir)
 print(f"at step {result.step} of {steps} after {seconds:.1f} s in this session")
 print(f"last checkpoint: {result.checkpoint}")
-print(f"checkpoints kept: {[p.name for p in list_checkpoints(run_dir)]}")
+print(f"checkpoints kept: {[p.name for p in spread_checkpoints(run_dir, 100)]}")
 print(f"throughput: {sum(r['clips_per_s'] for r in records) / len(records):.0f} clips/s (mean)")
 
 # %% [markdown]
@@ -194,7 +229,7 @@ print(f"last fifth of the run: D(real) = {d_real:.3f}, D(fake) = {d_fake:.3f}")
 held_out = held_out_indices(len(dataset), config.sample_clips, config.seed)
 clips = torch.stack([dataset[int(i)] for i in held_out])  # (N, 3*(T+1), 32, 32)
 columns, titles = [clips[:, -6:-3]], ["last input"]  # the last history frame
-for path in list_checkpoints(run_dir):
+for path in spread_checkpoints(run_dir, 6):  # at most 8 columns with the input and truth
     generator, info = load_generator_info(path, device)
     with torch.no_grad():
         columns.append(generator(clips[:, :-3].to(device))[-1].float().cpu())  # (N, 3, 32, 32)
@@ -238,16 +273,14 @@ for title, predicted in zip(titles[1:-1], columns[1:-1], strict=True):
 # improve and soon tells every prediction from a real frame:
 
 # %%
-frozen_g = TrainConfig(
+frozen_g = dataclasses.replace(
+    config,
     steps=demo_steps,
-    batch_size=batch_size,
     lr_g=1e-7,
     lr_g_final=1e-7,
-    lr_d=learning_rate,
     log_every=5,
     sample_every=0,
     checkpoint_every=0,
-    seed=seed,
 )
 d_wins = train(
     clips_dir,
@@ -306,7 +339,7 @@ fig = sample_grid(held[:4, :-3], predicted[:4], held[:4, -3:])
 too_fast = TrainConfig.with_optimizer(
     "sgd",
     steps=demo_steps,
-    batch_size=batch_size,
+    batch_size=config.batch_size,
     lr_g=10.0,
     lr_g_final=10.0,
     lr_d=10.0,
@@ -355,7 +388,7 @@ for r in nan_records:
 # %%
 chapter_seconds = time.perf_counter() - chapter_start
 print(f"chapter ran in {chapter_seconds:.0f} s")
-assert result.step >= steps and list_checkpoints(run_dir), "the run must reach its total steps"
+assert result.step >= steps and latest_checkpoint(run_dir), "the run must reach its total steps"
 assert last["lp"] < 0.5 * first["lp"], "a short run must at least halve the Lp term"
 assert d_real > d_fake, "a healthy D rates real frames above predicted ones"
 assert d_wins.step == demo_steps and d_records[-1]["d_fake"] < 0.2 < 0.8 < d_records[-1]["d_real"]

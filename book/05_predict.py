@@ -28,7 +28,8 @@
 # - **adversarial against L2-only** training, side by side;
 # - an **explorer** to step through the predictions yourself.
 #
-# Everything here is `msgan_lib.predict` and `msgan_lib.metrics`; the same steps are the
+# Everything here is `msgan_lib.predict`, `msgan_lib.evaluate` and `msgan_lib.metrics`; the
+# same steps are the
 # commands `msgan predict -p WEIGHTS -n 7` and `msgan evaluate -p WEIGHTS --steps 8`.
 
 # %% tags=["parameters"]
@@ -53,19 +54,12 @@ import torch
 from IPython.display import Image, Markdown, display
 
 from msgan_lib import metrics, viz
-from msgan_lib.checkpoint import latest_checkpoint, load_generator_info
+from msgan_lib.checkpoint import latest_checkpoint, load_generator_info, load_models
+from msgan_lib.clips import ensure_sample_data
 from msgan_lib.config import TrainConfig, preset
-from msgan_lib.data import ensure_sample_data, list_videos
-from msgan_lib.predict import (
-    Predictor,
-    evaluate_models,
-    frames_to_model,
-    load_models,
-    metrics_markdown,
-    predict_video,
-    write_evaluation,
-    write_prediction,
-)
+from msgan_lib.evaluate import evaluate_models, metrics_markdown, write_evaluation
+from msgan_lib.frames import frames_to_model, list_videos
+from msgan_lib.predict import Predictor, predict_video, write_prediction
 from msgan_lib.train import train
 
 test_dir = Path(data_root) / "images" / "test"
