@@ -29,7 +29,7 @@ import torch
 
 from msgan_lib import metrics
 from msgan_lib.checkpoint import load_models
-from msgan_lib.fileio import MsganError, write_text_atomic
+from msgan_lib.fileio import MsganError, ensure_dir, write_text_atomic
 from msgan_lib.frames import frames_to_model, list_videos, load_video
 from msgan_lib.model import Generator, check_frame_size
 from msgan_lib.predict import Predictor, moving_starts
@@ -310,6 +310,7 @@ def run_evaluate(
     log: Log = _quiet,
 ) -> tuple[Evaluation, dict[str, Path]]:
     """``msgan evaluate``: load the models, score them and the baselines, write ``out``."""
+    ensure_dir(out)  # an unwritable output fails before the work
     models = load_models(checkpoints, device)
     evaluation = evaluate_models(
         models, test_dir, steps, max_windows, stride, seed, device, precision, batch_size, log

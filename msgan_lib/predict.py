@@ -33,7 +33,7 @@ import torch
 
 from msgan_lib import metrics
 from msgan_lib.checkpoint import load_models
-from msgan_lib.fileio import MsganError, atomic_path, write_text_atomic
+from msgan_lib.fileio import MsganError, atomic_path, ensure_dir, write_text_atomic
 from msgan_lib.frames import frames_to_model, list_frames, list_videos, load_video
 from msgan_lib.model import Generator, check_frame_size, check_history
 from msgan_lib.runtime import inference_dtype
@@ -352,6 +352,7 @@ def run_predict(
     precision: str = "auto",
 ) -> tuple[Prediction, dict[str, list[Path]]]:
     """``msgan predict``: load the models, predict one test window, write ``out``."""
+    ensure_dir(out)  # an unwritable output fails before the work
     models = load_models(checkpoints, device)
     prediction = predict_video(models, test_dir, steps, video, start, seed, device, precision)
     prediction.sources = {name: str(path) for name, path in zip(models, checkpoints, strict=True)}
