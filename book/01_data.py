@@ -27,7 +27,8 @@
 #   so crops are kept only if they change enough from frame to frame;
 # - **the clip set** on disk and the `ClipDataset` that training reads.
 #
-# Everything runs through `msgan_lib.data`; the same steps are the commands
+# Everything runs through `msgan_lib` (`frames`, `pacman`, `motion`, `clips`); the same
+# steps are the commands
 # `msgan record-pacman` and `msgan process-data`.
 
 # %% tags=["parameters"]
@@ -46,22 +47,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from msgan_lib.config import DataConfig
-from msgan_lib.data import (
-    ClipDataset,
-    RecordConfig,
-    draw_crops,
-    episode_seed,
-    list_videos,
-    load_video,
-    merge_flicker,
-    motion_score,
-    motion_score_map,
-    play_pacman,
-    process_data,
-    record_pacman,
-    visible_ghosts,
-)
+from msgan_lib.clips import ClipDataset, process_data
+from msgan_lib.config import DataConfig, RecordConfig
+from msgan_lib.frames import list_videos, load_video
+from msgan_lib.motion import draw_crops, motion_score, motion_score_map
+from msgan_lib.pacman import episode_seed, merge_flicker, play_pacman, record_pacman, visible_ghosts
 from msgan_lib.viz import bar_counts, binned_histogram, clip_cut, image_grid, motion_histogram
 
 root = Path(data_root)

@@ -51,14 +51,10 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
+from msgan_lib.clips import ensure_sample_data
 from msgan_lib.config import LossConfig, TrainConfig, preset
-from msgan_lib.data import (
-    ensure_sample_data,
-    list_videos,
-    load_video,
-    motion_score_map,
-)
 from msgan_lib.fileio import MsganError
+from msgan_lib.frames import frames_to_model, list_videos, load_video
 from msgan_lib.losses import scale_targets
 from msgan_lib.model import (
     Discriminator,
@@ -68,7 +64,7 @@ from msgan_lib.model import (
     pyramid_round_trip,
     upsample,
 )
-from msgan_lib.predict import frames_to_model
+from msgan_lib.motion import motion_score_map
 from msgan_lib.train import train
 from msgan_lib.viz import scale_costs, scale_grid
 
