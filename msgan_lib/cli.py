@@ -430,6 +430,12 @@ def _predict_parser(subparsers: argparse._SubParsersAction) -> None:
         "--start", type=_non_negative_int, help="index of the first history frame in the video"
     )
     parser.add_argument("--seed", type=int, help="seed choosing video and start (default: random)")
+    parser.add_argument(
+        "--most-motion",
+        action="store_true",
+        help="the test window whose true future changes the most pixels (the README's "
+        "showcase rule; replaces --video, --start and --seed)",
+    )
     parser.set_defaults(handler=_predict)
 
 
@@ -450,8 +456,11 @@ def _predict(args: argparse.Namespace) -> None:
         out=args.out,
         device=device,
         precision=args.precision,
+        most_motion=args.most_motion,
     )
     chosen = f" (chosen with --seed {prediction.seed})" if prediction.seed is not None else ""
+    if args.most_motion:
+        chosen = " (the window with the most motion)"
     print(
         f"{args.no_pred} frames predicted from {prediction.video} starting at frame "
         f"{prediction.start}{chosen} by {', '.join(prediction.predictions)}"

@@ -350,10 +350,18 @@ def run_predict(
     out: str | os.PathLike[str] = "inference",
     device: str | torch.device = "cpu",
     precision: str = "auto",
+    most_motion: bool = False,
 ) -> tuple[Prediction, dict[str, list[Path]]]:
-    """``msgan predict``: load the models, predict one test window, write ``out``."""
+    """``msgan predict``: load the models, predict one test window, write ``out``.
+
+    ``most_motion`` picks the window by :func:`most_motion_window` instead of ``video``,
+    ``start`` and ``seed``.
+    """
     ensure_dir(out)  # an unwritable output fails before the work
     models = load_models(checkpoints, device)
+    if most_motion:
+        history = next(iter(models.values())).config.history
+        video, start = most_motion_window(test_dir, history, steps)
     prediction = predict_video(models, test_dir, steps, video, start, seed, device, precision)
     prediction.sources = {name: str(path) for name, path in zip(models, checkpoints, strict=True)}
     return prediction, write_prediction(prediction, out)

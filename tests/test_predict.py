@@ -240,6 +240,13 @@ def test_cli_predict_and_evaluate(
     assert main(["predict", "-p", str(weights["shipped"]), "-n", "2", "--seed", "0", *common]) == 0
     assert "GIF:" in capsys.readouterr().out
     assert (out / "prediction.gif").exists()
+    assert (
+        main(["predict", "-p", str(weights["shipped"]), "-n", "2", "--most-motion", *common]) == 0
+    )
+    video, start = predict.most_motion_window(test_dir, history=4, steps=2)
+    assert f"from {video} starting at frame {start} (the window with the most motion)" in (
+        capsys.readouterr().out
+    )
     args = ["evaluate", "-p", str(weights["run"]), "--steps", "2", "--windows", "3", *common]
     assert main(args) == 0
     assert "| l2run | 2 |" in capsys.readouterr().out
