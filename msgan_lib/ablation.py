@@ -94,7 +94,8 @@ def table1_markdown(
     names = [*(models or TABLE1_ROWS), *BASELINE_ROWS]
     metrics = ("psnr", "ssim", "sharp_diff")
     header = " | ".join(f"step {s} {METRIC_LABELS[m]}" for s in steps for m in metrics)
-    lines = [f"| model ({region} pixels) | {header} | n |", "|---|" + "--:|" * (3 * len(steps) + 1)]
+    label = "moving pixels" if region == "moving" else "full frames"
+    lines = [f"| model ({label}) | {header} | n |", "|---|" + "--:|" * (3 * len(steps) + 1)]
     for name in names:
         cells = []
         for step in steps:
@@ -202,8 +203,13 @@ def adversarial_gap(
 
 
 def _signed(value: float, unit: str = " dB") -> str:
-    """``+0.31 dB above`` / ``0.12 dB below``: the sign in words as well as in figures."""
-    side = "above" if value > 0 else "below" if value < 0 else "level with"
+    """``0.31 dB above`` / ``0.12 dB below``: the sign in words as well as in figures.
+
+    A difference that rounds to 0.00 is ``level with`` (no sign to read into it).
+    """
+    if round(value, 2) == 0:
+        return "level with"
+    side = "above" if value > 0 else "below"
     return f"{abs(value):.2f}{unit} {side}"
 
 

@@ -80,3 +80,5 @@ def test_gap_spells_out_the_sign() -> None:
     assert "above at 0 of 5 steps" in text
     assert "PSNR on full frames at step 8: 0.25 dB below `b`" in text
     assert "`b` is 0.25 dB above `a` on average" in gap_markdown(adversarial_gap(rows, "b", "a"))
+    level = gap_markdown(adversarial_gap(_rows({"a": 10.0, "b": 10.001}), "a", "b"))
+    assert "PSNR on moving pixels, steps 4-8: level with `b` on average" in level
