@@ -485,7 +485,7 @@ RECIPES: dict[str, Recipe] = {
         },
         "the paper's: SGD, G 0.04 -> 0.005, D 0.02, batch 8, lambdas 0.05 / 1 / 1",
     ),
-    # weights/README.md: the shipped pacman-small-l2 (20,000 steps on a 2-core CPU).
+    # weights/README.md: the first stage of both shipped models (20,000 steps on a CPU).
     "shipped-l2": Recipe(
         "small",
         {
@@ -500,28 +500,47 @@ RECIPES: dict[str, Recipe] = {
             "lr_d": 5e-4,
             "steps": 20_000,
         },
-        "the shipped L2 model: small, residual on the last input, Adam 1e-3 -> 1e-4, batch "
-        "32, lambda_gdl 0.1, no discriminator",
+        "the shipped models' first stage: small, residual on the last input, Adam 1e-3 -> "
+        "1e-4, batch 32, lambda_gdl 0.1, no discriminator, 20,000 steps",
     ),
-    # weights/README.md: the shipped pacman-small-adv continues shipped-l2's step 10,000.
+    # weights/README.md: pacman-small-adv continues shipped-l2's last weights (-l).
     "shipped-adv": Recipe(
         "small",
         {
             "residual_on_last_input": True,
+            "d_design": "patch",
+            "d_patch_width": 32,
+            "d_sees_change": True,
             "adversarial": True,
             "p": 2,
             "lambda_gdl": 0.1,
-            "lambda_adv": 0.01,
+            "lambda_adv": 0.003,
             "batch_size": 32,
             "optimizer": "adam",
-            "lr_g": 3.1623e-4,
+            "lr_g": 1e-4,
             "lr_g_final": 1e-4,
-            "lr_d": 5e-4,
-            "seed": 1,
-            "steps": 10_000,
+            "lr_d": 2e-4,
+            "steps": 1_000,
         },
-        "the shipped adversarial model: shipped-l2's step-10,000 weights (-l), then 10,000 "
-        "steps with lambda_adv 0.01",
+        "the shipped adversarial model: shipped-l2's weights (-l), then 1,000 steps at G's "
+        "final rate with our patch discriminator (sees the change) and lambda_adv 0.003",
+    ),
+    # weights/README.md: pacman-small-l2, the adversarial model's control.
+    "shipped-control": Recipe(
+        "small",
+        {
+            "residual_on_last_input": True,
+            "adversarial": False,
+            "p": 2,
+            "lambda_gdl": 0.1,
+            "batch_size": 32,
+            "optimizer": "adam",
+            "lr_g": 1e-4,
+            "lr_g_final": 1e-4,
+            "steps": 1_000,
+        },
+        "the shipped L2 model: shipped-l2's weights (-l), then the same 1,000 steps as "
+        "shipped-adv without the discriminator",
     ),
 }
 
