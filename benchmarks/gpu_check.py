@@ -8,7 +8,8 @@ Runs on the machine's own Python and torch (any 2.x from 2.4 on: nothing newer t
 and no network, ale-py, tqdm or scikit-image. ``--clips DIR`` reads a clip set carried in
 the tree; without it, clips are cut from synthetic videos. It
 
-1. measures the device's bf16 matrix-multiply rate (the MFU denominator, in this run);
+1. measures the device's matrix-multiply rate in the step's dtype (bf16 on a GPU, float32
+   on a CPU without native bf16): the MFU denominator, in this run;
 2. trains the preset with bf16 autocast, channels_last and (unless ``--no-compile``)
    ``torch.compile`` at the paper's batch and at each of ``--batches`` until memory runs
    out or throughput stops rising, fed by :class:`msgan_lib.feed.ClipFeed`, timing
@@ -53,7 +54,7 @@ from msgan_lib.fileio import write_text_atomic
 from msgan_lib.frames import write_video
 from msgan_lib.model import Generator
 from msgan_lib.predict import Predictor
-from msgan_lib.runtime import Process, resolve_device
+from msgan_lib.runtime import Process, bf16_supported, resolve_device
 from msgan_lib.step import TrainStep, step_flops
 
 
@@ -62,10 +63,10 @@ def synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_rate(device: torch.device, size: int, repeats: int) -> float:
-    """Measured bf16 matrix-multiply FLOP/s of ``device`` (``size``-square matrices)."""
-    a = torch.randn(size, size, device=device, dtype=torch.bfloat16)
-    b = torch.randn(size, size, device=device, dtype=torch.bfloat16)
+def matmul_rate(device: torch.device, size: int, repeats: int, dtype: torch.dtype) -> float:
+    """Measured matrix-multiply FLOP/s of ``device`` in ``dtype`` (``size``-square matrices)."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
     synchronise(device)
@@ -190,7 +191,11 @@ def main() -> None:
         "recipe": "paper (SGD, bf16 autocast, channels_last)",
     }
     size = 8192 if device.type == "cuda" else 512
-    report["bf16_matmul_tflops"] = matmul_rate(device, size, 20) / 1e12
+    # The MFU denominator is the matmul rate in the dtype the step computes in: bf16 where
+    # the device runs it natively (a GPU), float32 where autocast is off (a CPU dry run).
+    dtype = torch.bfloat16 if bf16_supported(device) else torch.float32
+    report["matmul_dtype"] = str(dtype).removeprefix("torch.")
+    report["matmul_tflops"] = matmul_rate(device, size, 20, dtype) / 1e12
     with tempfile.TemporaryDirectory() as tmp:
         clips = Path(args.clips) if args.clips else None
         if clips is None:
@@ -210,7 +215,7 @@ def main() -> None:
             timing.update(
                 batch_size=batch,
                 samples_per_s=2 * batch / timing["s_per_iter"],
-                mfu=flops / timing["s_per_iter"] / (report["bf16_matmul_tflops"] * 1e12),
+                mfu=flops / timing["s_per_iter"] / (report["matmul_tflops"] * 1e12),
                 model_tflops_per_step=flops / 1e12,
             )
             runs.append(timing)

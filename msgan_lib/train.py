@@ -116,8 +116,10 @@ def resolve_run(
             model_config = preset(chosen.preset if chosen else "paper")
     if config is None:
         config = saved if state is not None else TrainConfig()
-    values = {**(chosen.values if chosen else {}), **(overrides or {})}
-    model_config, config = apply_overrides(model_config, config, values)
+    # The recipe first, then the flags: another optimiser given as a flag brings its own
+    # rates over the recipe's (unless rates are given too).
+    for values in (chosen.values if chosen else {}, overrides or {}):
+        model_config, config = apply_overrides(model_config, config, values)
     if single_scale and model_config.n_scales > 1:
         model_config = model_config.finest_scale_only()
     if state is not None and source is not None:

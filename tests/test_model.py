@@ -200,10 +200,10 @@ def test_discriminator_refuses_wrong_frames() -> None:
 @pytest.mark.parametrize(
     ("x", "message"),
     [
-        (torch.zeros(1, 9, 32, 32), "has 9 channels but this model takes 12"),
+        (torch.zeros(1, 9, 32, 32), "has 9 channels but must have 12"),
         (torch.zeros(12, 32, 32), r"shaped \(B, 12, H, W\)"),
         (torch.zeros(1, 12, 32, 32, dtype=torch.uint8), "dtype torch.uint8"),
-        (torch.zeros(1, 12, 7, 40), "7x40 are too small for 4 scales"),
+        (torch.zeros(1, 12, 7, 40), "a 7x40 frame is too small for 4 scales"),
         ([[0.0]], r"shaped \(B, 12, H, W\)"),
     ],
 )
