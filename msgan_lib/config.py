@@ -463,6 +463,17 @@ class Recipe:
     about: str
 
 
+# What every stage of the shipped Ms. Pac-Man models shares (weights/README.md), and the
+# second stage's schedule: 1,000 steps at the first stage's final rate.
+_SHIPPED: dict[str, Any] = {
+    "residual_on_last_input": True,
+    "p": 2,
+    "lambda_gdl": 0.1,
+    "batch_size": 32,
+    "optimizer": "adam",
+}
+_FINE_TUNE: dict[str, Any] = {"lr_g": 1e-4, "lr_g_final": 1e-4, "steps": 1_000}
+
 RECIPES: dict[str, Recipe] = {
     # Ours: seconds on a CPU, for tests and the book's FAST runs.
     "tiny": Recipe(
@@ -488,18 +499,7 @@ RECIPES: dict[str, Recipe] = {
     # weights/README.md: the first stage of both shipped models (20,000 steps on a CPU).
     "shipped-l2": Recipe(
         "small",
-        {
-            "residual_on_last_input": True,
-            "adversarial": False,
-            "p": 2,
-            "lambda_gdl": 0.1,
-            "batch_size": 32,
-            "optimizer": "adam",
-            "lr_g": 1e-3,
-            "lr_g_final": 1e-4,
-            "lr_d": 5e-4,
-            "steps": 20_000,
-        },
+        {**_SHIPPED, "adversarial": False, "lr_g": 1e-3, "lr_g_final": 1e-4, "steps": 20_000},
         "the shipped models' first stage: small, residual on the last input, Adam 1e-3 -> "
         "1e-4, batch 32, lambda_gdl 0.1, no discriminator, 20,000 steps",
     ),
@@ -507,20 +507,14 @@ RECIPES: dict[str, Recipe] = {
     "shipped-adv": Recipe(
         "small",
         {
-            "residual_on_last_input": True,
+            **_SHIPPED,
+            **_FINE_TUNE,
+            "adversarial": True,
+            "lambda_adv": 0.003,
+            "lr_d": 2e-4,
             "d_design": "patch",
             "d_patch_width": 32,
             "d_sees_change": True,
-            "adversarial": True,
-            "p": 2,
-            "lambda_gdl": 0.1,
-            "lambda_adv": 0.003,
-            "batch_size": 32,
-            "optimizer": "adam",
-            "lr_g": 1e-4,
-            "lr_g_final": 1e-4,
-            "lr_d": 2e-4,
-            "steps": 1_000,
         },
         "the shipped adversarial model: shipped-l2's weights (-l), then 1,000 steps at G's "
         "final rate with our patch discriminator (sees the change) and lambda_adv 0.003",
@@ -528,17 +522,7 @@ RECIPES: dict[str, Recipe] = {
     # weights/README.md: pacman-small-l2, the adversarial model's control.
     "shipped-control": Recipe(
         "small",
-        {
-            "residual_on_last_input": True,
-            "adversarial": False,
-            "p": 2,
-            "lambda_gdl": 0.1,
-            "batch_size": 32,
-            "optimizer": "adam",
-            "lr_g": 1e-4,
-            "lr_g_final": 1e-4,
-            "steps": 1_000,
-        },
+        {**_SHIPPED, **_FINE_TUNE, "adversarial": False},
         "the shipped L2 model: shipped-l2's weights (-l), then the same 1,000 steps as "
         "shipped-adv without the discriminator",
     ),
