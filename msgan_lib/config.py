@@ -499,7 +499,14 @@ RECIPES: dict[str, Recipe] = {
     # weights/README.md: the first stage of both shipped models (20,000 steps on a CPU).
     "shipped-l2": Recipe(
         "small",
-        {**_SHIPPED, "adversarial": False, "lr_g": 1e-3, "lr_g_final": 1e-4, "steps": 20_000},
+        {
+            **_SHIPPED,
+            "adversarial": False,
+            "lr_g": 1e-3,
+            "lr_g_final": 1e-4,
+            "lr_d": 5e-4,
+            "steps": 20_000,
+        },
         "the shipped models' first stage: small, residual on the last input, Adam 1e-3 -> "
         "1e-4, batch 32, lambda_gdl 0.1, no discriminator, 20,000 steps",
     ),
