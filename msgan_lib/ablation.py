@@ -154,7 +154,7 @@ def claims_markdown(claims: Sequence[Claim]) -> str:
         lines.append(
             f"- *{claim.text}*: {verdict} here: `{claim.better}` minus `{claim.worse}` = "
             f"{claim.difference:+.2f}{unit} {METRIC_LABELS[claim.metric]} at step "
-            f"{claim.step} ({claim.region} pixels)."
+            f"{claim.step} ({'moving pixels' if claim.region == 'moving' else 'full frames'})."
         )
     return "\n".join(lines) + "\n"
 
