@@ -603,3 +603,8 @@ print(
     f"models trained in it); training all {len(used)} took {training_seconds:.0f} s, "
     f"{1000 * min(per_step):.0f} to {1000 * max(per_step):.0f} ms per step"
 )
+full_steps = 2 * steps + 5 * (steps + 2 * finetune_steps)  # L1s, then 5 seeds of 3 models
+print(
+    f"full run (5 seeds): {full_steps:,} training steps, about "
+    f"{full_steps * min(per_step) / 60:.0f} min at the fastest rate above (an estimate)"
+)

@@ -35,6 +35,18 @@
 #   them provoked on purpose;
 # - how a run is checkpointed, resumed exactly, and scaled to a GPU or several.
 
+# %% [markdown]
+# **Learning goals.** After this chapter you can
+#
+# - say what one training step does: a discriminator update on one minibatch with the
+#   generator's predictions detached, then a generator update on another with the
+#   adversarial gradient flowing through the frozen discriminator;
+# - run, checkpoint and resume a training run, and read its `metrics.jsonl`;
+# - tell healthy adversarial training from its failure modes (the discriminator wins, mode
+#   collapse, non-finite losses) in the log;
+# - take the same run from a CPU to one GPU or several;
+# - say where the shipped models' recipe departs from the paper, and why.
+
 # %% tags=["parameters"]
 clips_dir = "../data/book/clips"  # full run: "../data/clips"
 weights_dir = "../weights"  # the shipped models and their training log
@@ -420,3 +432,61 @@ assert len(titles) >= 4, "the run must keep its checkpoints for the sample compa
 #   the input. Divergence: the trainer stops at the first non-finite loss, naming the step.
 # - Chapter 5 uses the trained generators to predict Ms. Pac-Man recursively and measures
 #   them against the copy-the-last-frame baseline.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each is a parameter of the first code cell (papermill: `-p NAME VALUE`) or one line. A
+# run directory that holds checkpoints is resumed, not retrained, so give each changed run
+# its own `run_dir`.
+#
+# 1. **The discriminator's learning rate.** Add `"lr_d": 1e-2` to `overrides` in the cell
+#    after the imports (the `tiny` recipe's is 1e-3), then try `1e-4`. Which one drifts
+#    towards "D wins" (`d_loss` falling, D(real) and D(fake) apart), and what happens to
+#    G's `adv` term?
+# 2. **Longer.** Set `steps = 600` with the same `run_dir`: the run resumes from its last
+#    checkpoint. Do the held-out L1 error and the edge strength keep improving, and when
+#    does the moving sprite appear in the grid?
+# 3. **The adversarial weight.** Add `"lambda_adv": 0.5` to `overrides`. How do `lp` and
+#    D's verdicts change against the recipe's 0.05?
+# 4. **No adversary.** Add `"adversarial": False` instead: compare the held-out error and
+#    edge strength with the adversarial run at the same step.
+# 5. **A bigger model.** Set `preset_name = "small"`: how many clips per second now, and
+#    how does that compare with the FLOPs of chapter 2's table?
+#
+# ## References
+#
+# - M. Mathieu, C. Couprie, Y. LeCun. *Deep multi-scale video prediction beyond mean square
+#   error.* ICLR 2016. [arXiv:1511.05440](https://arxiv.org/abs/1511.05440): section 2.2
+#   (adversarial training, the alternating updates and separate minibatches), section 3
+#   (optimisation: SGD, learning rates, batch sizes).
+# - I. Goodfellow et al. *Generative adversarial nets.* NeurIPS 2014.
+#   [arXiv:1406.2661](https://arxiv.org/abs/1406.2661).
+# - T. Salimans et al. *Improved techniques for training GANs.* NeurIPS 2016.
+#   [arXiv:1606.03498](https://arxiv.org/abs/1606.03498) (failure modes, mode collapse).
+# - D. Kingma, J. Ba. *Adam: a method for stochastic optimization.* ICLR 2015.
+#   [arXiv:1412.6980](https://arxiv.org/abs/1412.6980); A. Radford, L. Metz, S. Chintala,
+#   ICLR 2016, [arXiv:1511.06434](https://arxiv.org/abs/1511.06434) ($\beta_1 = 0.5$).
+# - S. Li et al. *PyTorch Distributed: experiences on accelerating data parallel training.*
+#   VLDB 2020. [arXiv:2006.15704](https://arxiv.org/abs/2006.15704) (DistributedDataParallel).
+# - Earlier implementations: the TensorFlow port
+#   ([dyelax/Adversarial_Video_Generation](https://github.com/dyelax/Adversarial_Video_Generation)),
+#   whose discriminator outputs reached the generator as constants, and the Chainer port
+#   ([alokwhitewolf/Video-frame-prediction-by-multi-scale-GAN](https://github.com/alokwhitewolf/Video-frame-prediction-by-multi-scale-GAN)),
+#   which backpropagated D's step through the generator.
+#
+# ## Timing
+#
+# The FAST run is printed below. The full-run values of the parameters cell (the `paper`
+# preset, 100,000 steps) were not run here; the cell below estimates them from the time of
+# one batch-8 step of that preset measured on a 2-core CPU with bf16 (the README's benchmark
+# table): an estimate, not a measurement, and a GPU takes far less. The shipped `small`
+# models were trained with this trainer on 2-core CPUs, as measured in `weights/README.md`:
+# 69.6 minutes for the 20,000-step L2 + GDL run they both start from, then 31 minutes for
+# the 1,000 adversarial steps and 20 minutes for the 1,000 steps of its control.
+
+# %%
+print(f"this run: {time.perf_counter() - chapter_start:.0f} s for the chapter ({steps} steps)")
+paper_step_seconds = 2.05  # README, measured: `paper` preset, batch 8, 2-core CPU, bf16
+estimate = 100_000 * paper_step_seconds / 3600
+print(f"full run, estimated: 100,000 steps x {paper_step_seconds} s = {estimate:.0f} hours")

@@ -2,8 +2,10 @@
 
 Serves ``_build/html`` on 127.0.0.1, loads every chapter page through the DevTools protocol,
 and fails unless each page has rendered ``<img>`` elements of non-zero size (the notebooks'
-figures) and, where the page has math, MathJax output. A screenshot of each page is saved
-under ``_build/screenshots/`` for a person to look at.
+figures) and, where the page has math, MathJax output, and no display equation is wider
+than its column (at this window size; the book's CSS lets a wide one scroll, but it should
+be broken into lines instead). A screenshot of each page is saved under
+``_build/screenshots/`` for a person to look at.
 
 Usage: python scripts/check_site.py _build/html
 """
@@ -44,6 +46,13 @@ PAGE_PROBE = """JSON.stringify({
   ).length,
   math_sources: document.querySelectorAll('main .math').length,
   math_rendered: document.querySelectorAll('main mjx-container').length,
+  wide_math: Array.from(document.querySelectorAll('main mjx-container[display="true"]')).map(
+    (container, index) => ({
+      index,
+      width: Math.round(container.querySelector('mjx-math').getBoundingClientRect().width),
+      column: Math.round(container.parentElement.getBoundingClientRect().width),
+    })
+  ).filter((equation) => equation.width > equation.column + 1),
   title: document.title,
 })"""
 
@@ -159,11 +168,17 @@ def main(site: Path) -> int:
             relative = page.relative_to(site).as_posix()
             probe = check_page(tab, f"{base}/{relative}", shots / f"{page.stem}.png")
             ok = probe["images"] > 0 and (probe["math_sources"] == 0 or probe["math_rendered"])
+            ok = ok and not probe["wide_math"]
             failures += not ok
             print(
                 f"{'ok  ' if ok else 'FAIL'} {relative}: {probe['images']} figures rendered, "
                 f"{probe['math_rendered']}/{probe['math_sources']} formulas typeset"
             )
+            for equation in probe["wide_math"]:
+                print(
+                    f"     display equation {equation['index'] + 1} is {equation['width']} px "
+                    f"wide in a {equation['column']} px column: break it into lines"
+                )
     print(f"check_site: {len(pages) - failures} of {len(pages)} chapter pages show their figures")
     return 1 if failures else 0
 
