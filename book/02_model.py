@@ -38,7 +38,7 @@
 #   presets.
 
 # %% tags=["parameters"]
-data_root = "../data/book"  # full run: "../data"
+data_root = "../data/book"  # full run: "../data/pacman" (chapter 1's full run)
 run_dir = "../runs/book/02_model"  # full run: "../runs/02_model"
 preset_name = "tiny"  # full run: "small"
 fit_steps = 300  # full run: 5_000
