@@ -303,6 +303,12 @@ def _train_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the finest scale's networks alone, no pyramid (the paper's single-scale baseline)",
     )
+    parser.add_argument(
+        "--action-conditional",
+        action="store_true",
+        help="condition the generator and discriminator on the player's actions, read from "
+        "the clips (videos recorded by record-pacman; ours, beyond the paper)",
+    )
     fields = [
         *add_config_flags(parser.add_argument_group("model (ModelConfig)"), ModelConfig),
         *add_config_flags(parser.add_argument_group("losses (LossConfig)"), LossConfig),
@@ -317,8 +323,12 @@ def _train_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from msgan_lib import train as training
+    from msgan_lib.clips import ClipDataset
     from msgan_lib.runtime import device_from_gpu_flag
 
+    actions = (
+        ClipDataset(args.data, with_actions=True).action_names if args.action_conditional else None
+    )
     setup = training.resolve_run(
         args.out,
         resume=args.resume,
@@ -327,6 +337,7 @@ def _train(args: argparse.Namespace) -> None:
         recipe_name=args.recipe,
         overrides=given(args, args.config_fields),
         single_scale=args.single_scale,
+        action_names=actions,
     )
     result = training.train(
         args.data,

@@ -5,7 +5,11 @@ of :mod:`msgan_lib.motion` and stores them as shards: a ``.npy`` byte array hold
 int64 offset table followed by one zlib stream per clip (uint8, ``(history+1, 3, crop,
 crop)``), so :class:`ClipDataset` reads any clip at random by memory-mapping the shard. A
 ``manifest.json`` records count, shapes, seed, source, content digest and motion
-statistics. Each video draws its clips from its own seeded stream, so the clips do not
+statistics. Videos recorded by ``record-pacman`` come with ``actions.csv``; when every
+video has one, each shard gets a companion ``shard_NNNNNN.actions.npy``, uint8 ``(N,
+history)``: the actions that led from each clip's first frame to its last, as indices
+into the manifest's ``actions.names`` (the model's conditioning, ``ModelConfig.action_names``).
+Each video draws its clips from its own seeded stream, so the clips do not
 depend on the number of workers; the whole set appears at once when complete.
 """
 
@@ -44,7 +48,13 @@ from msgan_lib.frames import (
     release_scratch,
 )
 from msgan_lib.motion import KEEP_REASONS, draw_crops_by, motion_table, table_scores
-from msgan_lib.pacman import record_pacman
+from msgan_lib.pacman import (
+    ACTIONS_FILE,
+    ale_action_order,
+    read_action_set,
+    read_actions,
+    record_pacman,
+)
 from msgan_lib.runtime import default_workers, worker_map
 
 MANIFEST_NAME = "manifest.json"
@@ -98,6 +108,7 @@ class _VideoJob:
     out_dir: Path
     seed: int
     config: DataConfig
+    action_names: tuple[str, ...]  # empty: the clip set carries no actions
 
 
 def _draw_from_video(
@@ -120,6 +131,7 @@ def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
     crop, history = job.config.crop_size, job.config.history
     rng = np.random.default_rng(np.random.SeedSequence(job.seed, spawn_key=(job.video_index,)))
     t, y, x, reason, score = _draw_from_video(frames, job.n_clips, rng, job.config)
+    transitions = _video_actions(job.video_dir, len(frames), job.action_names)  # (T-1,) or None
     results, start = [], 0
     for name, count in job.shards:
         part = slice(start, start + count)
@@ -127,18 +139,59 @@ def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
         data = encode_shard(frames, t[part], y[part], x[part], history, crop)
         with atomic_path(job.out_dir / name) as tmp:
             np.save(tmp, data)
-        results.append(
-            {
-                "file": name,
-                "count": count,
-                "bytes": int(data.nbytes),
-                "sha256": hashlib.sha256(data.tobytes()).hexdigest(),
-                "video": job.video_dir.name,
-                "scores": score[part],
-                "reasons": reason[part],
-            }
-        )
+        result = {
+            "file": name,
+            "count": count,
+            "bytes": int(data.nbytes),
+            "sha256": hashlib.sha256(data.tobytes()).hexdigest(),
+            "video": job.video_dir.name,
+            "scores": score[part],
+            "reasons": reason[part],
+        }
+        if transitions is not None:
+            # (count, history): the actions from each clip's first frame to its last
+            windows = transitions[t[part, None] + np.arange(history)]
+            with atomic_path(job.out_dir / actions_file(name)) as tmp:
+                np.save(tmp, windows)
+            result["actions_sha256"] = hashlib.sha256(windows.tobytes()).hexdigest()
+        results.append(result)
     return results
+
+
+def actions_file(shard_file: str) -> str:
+    """The file of a shard's actions: ``shard_000000.npy`` -> ``shard_000000.actions.npy``."""
+    return shard_file.removesuffix(".npy") + ".actions.npy"
+
+
+def _video_actions(video_dir: Path, n_frames: int, names: tuple[str, ...]) -> np.ndarray | None:
+    """A video's ``actions.csv`` as indices into ``names``, ``(n_frames - 1,)`` uint8."""
+    if not names:
+        return None
+    actions = read_actions(video_dir)
+    if actions is None or len(actions) != n_frames - 1:
+        found = "none" if actions is None else f"{len(actions)} rows"
+        raise MsganError(
+            f"{video_dir / ACTIONS_FILE} must hold one row per frame transition "
+            f"({n_frames - 1}), found {found}; re-record the video"
+        )
+    return np.array([names.index(a) for a in actions], dtype=np.uint8)
+
+
+def collect_action_names(videos: Sequence[Path]) -> tuple[tuple[str, ...], str | None]:
+    """The action names of the videos, in the ALE's order: every name in their
+    ``actions.csv`` and the game's whole action set from ``emulator.json`` (so that a
+    rarely drawn action still has its one-hot plane).
+
+    Returns ``(names, missing)``: ``names`` empty and ``missing`` the first video without
+    an ``actions.csv`` (imported videos have none) when any lacks one.
+    """
+    names: set[str] = set()
+    for video in videos:
+        actions = read_actions(video)
+        if actions is None:
+            return (), video.name
+        names.update(actions, read_action_set(video))
+    return tuple(sorted(names, key=ale_action_order)), None
 
 
 def _split_counts(n: int, weights: Sequence[int]) -> list[int]:
@@ -213,6 +266,7 @@ def process_data(
             raise MsganError(f"no usable video in {train_dir}: {message}")
         warnings.warn(message, DataWarning, stacklevel=2)
 
+    action_names, without_actions = collect_action_names(videos)
     start = time.perf_counter()
     per_video = _split_counts(n_clips, [n - history for n in lengths])
     jobs, shard_index = [], 0
@@ -225,7 +279,14 @@ def process_data(
             shard_index += len(sizes)
             jobs.append(
                 _VideoJob(
-                    index, video, count, tuple(zip(names, sizes, strict=True)), tmp, seed, config
+                    index,
+                    video,
+                    count,
+                    tuple(zip(names, sizes, strict=True)),
+                    tmp,
+                    seed,
+                    config,
+                    action_names,
                 )
             )
         jobs_by_work = sorted(jobs, key=lambda job: -job.n_clips)  # longest first: balance
@@ -235,6 +296,16 @@ def process_data(
             release_scratch()  # with one worker the buffers were this process's
         shards = sorted((s for r in results for s in r), key=lambda s: s["file"])
         manifest = _manifest(shards, config, seed, train_dir, videos, lengths, short)
+        manifest["actions"] = (
+            {
+                "names": list(action_names),
+                "sha256": hashlib.sha256(
+                    "".join(s["actions_sha256"] for s in shards).encode()
+                ).hexdigest(),
+            }
+            if action_names
+            else {"names": [], "video_without_actions": without_actions}
+        )
         manifest["seconds"] = round(time.perf_counter() - start, 3)
         write_text_atomic(tmp / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
     return manifest
@@ -302,9 +373,12 @@ def read_manifest(clips_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise MsganError(f"cannot read {path}: {error}; re-run process-data") from None
     if not isinstance(manifest, dict) or manifest.get("format") != CLIPS_FORMAT:
         raise MsganError(f"{path} is not a msgan clip manifest ({CLIPS_FORMAT})")
+    with_actions = bool((manifest.get("actions") or {}).get("names"))
     for shard in manifest["shards"]:
-        if not (root / shard["file"]).is_file():
-            raise MsganError(f"clip shard {root / shard['file']} is missing; re-run process-data")
+        files = [shard["file"], actions_file(shard["file"])] if with_actions else [shard["file"]]
+        for name in files:
+            if not (root / name).is_file():
+                raise MsganError(f"clip file {root / name} is missing; re-run process-data")
     return manifest
 
 
@@ -315,12 +389,30 @@ class ClipDataset(Dataset[torch.Tensor]):
     frames' RGB channels stacked oldest frame first, the last 3 channels being the frame to
     predict. Shards are opened lazily in each process (DataLoader workers included) and
     shared through the page cache, so memory stays small whatever the clip count.
+    ``with_actions``: the clips' actions are wanted too (:meth:`actions`; the training feed
+    then delivers them); a clip set cut from videos without ``actions.csv`` is refused.
     """
 
-    def __init__(self, clips_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, clips_dir: str | os.PathLike[str], with_actions: bool = False) -> None:
         self.root = Path(clips_dir)
         self.manifest: dict[str, Any] = read_manifest(self.root)
         self.clip_shape: tuple[int, ...] = tuple(self.manifest["clip_shape"])
+        self.with_actions = with_actions
+        actions = self.manifest.get("actions") or {}
+        self.action_names: tuple[str, ...] = tuple(actions.get("names", ()))
+        if with_actions and not self.action_names:
+            video = actions.get("video_without_actions")
+            reason = (
+                f"its video {video} has no {ACTIONS_FILE}"
+                if video
+                else "it was made before clips carried actions"
+            )
+            raise MsganError(
+                f"{self.root} holds clips without actions ({reason}): action-conditioned "
+                "training needs videos recorded by `msgan record-pacman`, cut again with "
+                "`msgan process-data`"
+            )
+        self._actions: dict[int, np.ndarray] = {}
         counts = [shard["count"] for shard in self.manifest["shards"]]
         self._counts = counts
         self._starts = np.cumsum([0, *counts])  # (n_shards+1,): first index of each shard
@@ -332,6 +424,7 @@ class ClipDataset(Dataset[torch.Tensor]):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_open"] = {}  # memory maps are reopened in the receiving process
+        state["_actions"] = {}
         return state
 
     def _shard(self, index: int) -> np.ndarray:
@@ -366,6 +459,30 @@ class ClipDataset(Dataset[torch.Tensor]):
         local = positions - self._starts[shards]
         for row, (shard, index) in enumerate(zip(shards.tolist(), local.tolist(), strict=True)):
             out[row] = _decode_clip(self._shard(shard), index, self._counts[shard], self.clip_shape)
+        return out
+
+    def _shard_actions(self, index: int) -> np.ndarray:
+        if index not in self._actions:
+            path = self.root / actions_file(self.manifest["shards"][index]["file"])
+            try:
+                self._actions[index] = np.load(path)  # (count, history) uint8
+            except (OSError, ValueError) as error:
+                raise MsganError(f"cannot read clip actions {path}: {error}") from None
+        return self._actions[index]
+
+    def actions(self, indices: Sequence[int]) -> np.ndarray:
+        """The actions of clips ``indices``, int64 ``(len(indices), history)``: entry ``j``
+        is the action (an index into ``action_names``) held while frame ``j`` of the clip
+        became frame ``j + 1``, the last one leading to the frame to predict."""
+        if not self.action_names:
+            raise MsganError(f"{self.root} holds clips without actions")
+        n = len(self)
+        positions = np.asarray(indices, dtype=np.int64) % max(n, 1)
+        shards = np.searchsorted(self._starts, positions, side="right") - 1
+        local = positions - self._starts[shards]
+        out = np.empty((len(positions), self.clip_shape[0] - 1), dtype=np.int64)
+        for row, (shard, index) in enumerate(zip(shards.tolist(), local.tolist(), strict=True)):
+            out[row] = self._shard_actions(shard)[index]
         return out
 
     def __getitem__(self, index: int) -> torch.Tensor:

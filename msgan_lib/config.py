@@ -174,12 +174,19 @@ class ModelConfig:
         False, "the discriminator also reads the candidate frame minus the last input frame"
     )
 
+    # Ours, beyond the paper: condition both networks on the player's actions (Oh et al.
+    # 2015). Empty (the default) is the paper's unconditioned model; otherwise the ALE
+    # names of the actions, whose one-hot planes every scale reads (see msgan_lib.model).
+    # Set from the clips by ``msgan train --action-conditional``.
+    action_names: tuple[str, ...] = ()
+
     # The fields that shape the generator: weights move between configs that share them.
     GENERATOR_FIELDS: ClassVar[tuple[str, ...]] = (
         "history",
         "g_feature_maps",
         "g_kernels",
         "residual_on_last_input",
+        "action_names",
     )
 
     def __post_init__(self) -> None:
@@ -220,6 +227,11 @@ class ModelConfig:
             raise MsganError(
                 f"model config: d_patch_width = {self.d_patch_width!r} must be an integer >= 1"
             )
+        names = self.action_names
+        if not isinstance(names, tuple) or not all(isinstance(a, str) and a for a in names):
+            raise MsganError(f"model config: action_names = {names!r} must be a tuple of names")
+        if len(set(names)) != len(names):
+            raise MsganError(f"model config: action_names = {names!r} repeats a name")
         factor = 2 ** (n - 1)
         if not (isinstance(self.crop_size, int) and self.crop_size >= factor):
             raise MsganError(
@@ -237,6 +249,16 @@ class ModelConfig:
         """Number of pyramid scales (the paper uses 4: 1/8, 1/4, 1/2, 1)."""
         return len(self.g_feature_maps)
 
+    @property
+    def action_count(self) -> int:
+        """How many actions the networks are conditioned on (0: unconditioned, the paper)."""
+        return len(self.action_names)
+
+    @property
+    def action_channels(self) -> int:
+        """Input channels of the actions: one one-hot plane per action and history step."""
+        return self.action_count * self.history
+
     def same_generator(self, other: ModelConfig) -> bool:
         """Whether ``other`` builds the same generator (its discriminator may differ)."""
         return all(getattr(self, f) == getattr(other, f) for f in self.GENERATOR_FIELDS)
@@ -244,7 +266,8 @@ class ModelConfig:
     def same_discriminator(self, other: ModelConfig) -> bool:
         """Whether ``other`` builds the same discriminator."""
         fields = [f.name for f in dataclasses.fields(self) if f.name.startswith("d_")]
-        return all(getattr(self, f) == getattr(other, f) for f in [*fields, "history"])
+        fields += ["history", "action_names"]
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
 
     def finest_scale_only(self) -> ModelConfig:
         """The same model without the pyramid: the finest scale's networks alone.

@@ -113,16 +113,21 @@ def probe_indices(count: int, n_probe: int, seed: int, exclude: torch.Tensor) ->
 
 def load_clips(
     dataset: ClipDataset, indices: torch.Tensor, out: torch.Tensor | None = None
-) -> torch.Tensor:
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Clips ``indices`` as uint8 ``(B, 3*(T+1), H, W)``, oldest frame first.
 
     ``out``: a ``(B, T+1, 3, H, W)`` uint8 CPU tensor to decode into (pinned memory, say);
-    a new one by default. ``x / 127.5 - 1`` gives the values of ``dataset[i]``.
+    a new one by default. ``x / 127.5 - 1`` gives the values of ``dataset[i]``. For a
+    dataset opened ``with_actions``, the pair ``(clips, actions)`` with the clips' actions
+    ``(B, T)`` int64 (:meth:`ClipDataset.actions`): the batch an action model trains on.
     """
     shape = (len(indices), *dataset.clip_shape)  # (B, T+1, 3, H, W)
     batch = torch.empty(shape, dtype=torch.uint8) if out is None else out
     dataset.read_into(indices.tolist(), batch.numpy())
-    return batch.flatten(1, 2)  # (B, 3*(T+1), H, W)
+    clips = batch.flatten(1, 2)  # (B, 3*(T+1), H, W)
+    if dataset.with_actions:
+        return clips, torch.from_numpy(dataset.actions(indices.tolist()))  # (B, T) int64
+    return clips
 
 
 class ClipFeed:
@@ -197,7 +202,7 @@ class ClipFeed:
                 continue
         return False
 
-    def next(self, step: int) -> list[torch.Tensor]:
+    def next(self, step: int) -> list[Any]:
         """The batches of ``step`` (the steps must be asked for in order)."""
         produced, batches = self._queue.get()
         if produced is None:

@@ -33,6 +33,15 @@ predicts half the *change* from the last input frame, ``Y_k = L_k + 2 * Y_hat_k`
 move, this makes "copy the static maze, score and lives" the starting point instead of
 something every scale must learn; the adversarial and Lp/GDL losses are unchanged.
 
+Option (ours, beyond the paper): ``action_names`` (Oh et al., NeurIPS 2015). The networks
+also read the player's actions: ``actions`` ``(B, T)`` holds, for each of the T history
+frames, the action held while it became the next frame, so the last entry is the action
+that makes the frame being predicted. They enter every scale as ``T * A`` one-hot planes
+(``A`` actions), constant over the frame (:func:`action_planes`), appended after the
+other input channels, so an unconditioned generator's weights extend to an action model
+by zero weights on the new channels (:func:`add_action_inputs`) and start out as the same
+function.
+
 The discriminator has one network per scale. Scale k's network sees the history at scale k
 and one candidate next frame at scale k (real or generated), so it judges the frame *given*
 the past (the paper's conditional discriminator; both ports showed it the frame alone):
@@ -147,6 +156,59 @@ def check_history(history: Any, who: str, frames: int | None = None) -> int:
     return count // 3
 
 
+def action_planes(
+    actions: Any, config: ModelConfig, height: int, width: int, who: str
+) -> torch.Tensor | None:
+    """The actions ``(B, T)`` (indices into ``config.action_names``) as one-hot planes.
+
+    Returns ``(B, T*A, height, width)`` floats, plane ``t*A + a`` all ones where the t-th
+    action is ``a``; ``None`` for an unconditioned model, which must get no actions. The
+    one check of the actions a network reads.
+    """
+    if not config.action_count:
+        if actions is not None:
+            raise MsganError(f"{who}: this model is not action-conditioned; pass no actions")
+        return None
+    history, count = config.history, config.action_count
+    if actions is None:
+        raise MsganError(
+            f"{who}: this model is action-conditioned ({', '.join(config.action_names)}): "
+            f"pass the actions, a (B, {history}) tensor of action indices"
+        )
+    if not isinstance(actions, torch.Tensor) or actions.dim() != 2 or actions.shape[1] != history:
+        shape = tuple(actions.shape) if isinstance(actions, torch.Tensor) else type(actions)
+        raise MsganError(f"{who}: actions must be shaped (B, {history}), got {shape}")
+    if (
+        actions.dtype.is_floating_point
+        or actions.numel()
+        and not (0 <= int(actions.min()) and int(actions.max()) < count)
+    ):
+        raise MsganError(f"{who}: actions must be integer indices in 0 .. {count - 1}")
+    one_hot = F.one_hot(actions.long(), count).flatten(1)  # (B, T*A)
+    return one_hot[:, :, None, None].expand(-1, -1, height, width)  # (B, T*A, H, W), a view
+
+
+def add_action_inputs(
+    state: dict[str, torch.Tensor], config: ModelConfig, prefix: str = "scales"
+) -> dict[str, torch.Tensor]:
+    """Weights of an unconditioned network extended to ``config``'s action model.
+
+    ``state`` is an unconditioned generator's (or discriminator's) ``state_dict``; the
+    first convolution of every scale gets zero weights for the ``T * A`` action planes,
+    which come last in its input, so the extended network computes exactly what the
+    unconditioned one did until training moves the new weights.
+    """
+    extended = dict(state)
+    for k in range(config.n_scales):
+        first = next(
+            key for key in state if key.startswith(f"{prefix}.{k}.") and key.endswith("weight")
+        )
+        weight = state[first]  # (out, in, kh, kw)
+        zeros = weight.new_zeros(weight.shape[0], config.action_channels, *weight.shape[2:])
+        extended[first] = torch.cat([weight, zeros], dim=1)  # (out, in + T*A, kh, kw)
+    return extended
+
+
 def conv_stack(
     in_channels: int, feature_maps: tuple[int, ...], kernels: tuple[int, ...]
 ) -> nn.Sequential:
@@ -170,13 +232,13 @@ class Generator(nn.Module):
 
     ``scales[k]`` is ``G'_k``. Scale 0 reads the ``3T`` history channels; every finer scale
     also reads the 3 channels of the upsampled coarser prediction (``3T + 3``: 12 then 15
-    for the paper's 4 frames).
+    for the paper's 4 frames); an action model's scales read ``T * A`` more (last).
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        in_history = 3 * config.history
+        in_history = 3 * config.history + config.action_channels
         self.scales = nn.ModuleList(
             conv_stack(in_history if k == 0 else in_history + 3, maps, kernels)
             for k, (maps, kernels) in enumerate(
@@ -184,11 +246,14 @@ class Generator(nn.Module):
             )
         )
 
-    def forward(self, history: torch.Tensor) -> list[torch.Tensor]:
+    def forward(
+        self, history: torch.Tensor, actions: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
         """Predict the next frame at every scale, coarsest first.
 
         ``history``: ``(B, 3*T, H, W)`` in [-1, 1], oldest frame first, any ``H, W >=
-        2^(n-1)``. Returns ``n`` tensors; scale k is ``(B, 3, H // 2^(n-1-k),
+        2^(n-1)``. ``actions``: ``(B, T)`` action indices, for an action model only (see
+        the module docstring). Returns ``n`` tensors; scale k is ``(B, 3, H // 2^(n-1-k),
         W // 2^(n-1-k))`` in [-1, 1] and the last is ``(B, 3, H, W)``. With
         ``config.residual_on_last_input`` scale k is ``L_k + 2 * Y_hat_k`` (``L_k``: the last
         input frame at scale k), which can leave [-1, 1] slightly: the losses pull it back in
@@ -199,17 +264,21 @@ class Generator(nn.Module):
         height, width = history.shape[-2:]
         check_frame_size(height, width, n, "Generator")
         history = pad_to_multiple(history, 2 ** (n - 1))  # (B, 3T, Hp, Wp), cropped off below
+        padded_h, padded_w = history.shape[-2:]
+        planes = action_planes(actions, self.config, padded_h, padded_w, "Generator")
 
         predictions: list[torch.Tensor] = []
         previous: torch.Tensor | None = None
         for k, net in enumerate(self.scales):
             factor = 2 ** (n - 1 - k)
             x_k = downsample(history, factor)  # (B, 3T, h_k, w_k)
-            if previous is None:
-                y_k = torch.tanh(net(x_k))  # (B, 3, h_k, w_k)
-            else:
-                up = upsample(previous)  # (B, 3, h_k, w_k)
-                y_k = torch.tanh(up + net(torch.cat([x_k, up], dim=1)))  # net in: (B, 3T+3, ..)
+            up = None if previous is None else upsample(previous)  # (B, 3, h_k, w_k)
+            inputs = [x_k] if up is None else [x_k, up]
+            if planes is not None:  # constant planes: cutting them to size is their pooling
+                inputs.append(planes[:, :, : x_k.shape[2], : x_k.shape[3]].to(x_k.dtype))
+            # net in: (B, 3T [+3] [+T*A], h_k, w_k); out (B, 3, h_k, w_k)
+            out = net(torch.cat(inputs, dim=1) if len(inputs) > 1 else x_k)
+            y_k = torch.tanh(out if up is None else up + out)
             previous = y_k
             if self.config.residual_on_last_input:
                 last_k = x_k[:, -3:]  # (B, 3, h_k, w_k): the last input frame at scale k
@@ -299,6 +368,7 @@ class Discriminator(nn.Module):
         super().__init__()
         self.config = config
         in_channels = 3 * config.history + (6 if config.d_sees_change else 3)
+        in_channels += config.action_channels
         self.sizes = [
             config.crop_size // 2 ** (config.n_scales - 1 - k) for k in range(config.n_scales)
         ]
@@ -314,8 +384,14 @@ class Discriminator(nn.Module):
             )
         )
 
-    def forward(self, history: torch.Tensor, frames: list[torch.Tensor]) -> list[torch.Tensor]:
-        """One real/fake logit per scale for each candidate next frame, given the history.
+    def forward(
+        self,
+        history: torch.Tensor,
+        frames: list[torch.Tensor],
+        actions: torch.Tensor | None = None,
+    ) -> list[torch.Tensor]:
+        """One real/fake logit per scale for each candidate next frame, given the history
+        (and, for an action model, the actions ``(B, T)``: D judges the frame given them).
 
         ``history``: ``(B, 3*T, S, S)`` full-size crops with ``S = config.crop_size``.
         ``frames``: the candidate next frame at every scale, coarsest first, as the
@@ -337,6 +413,7 @@ class Discriminator(nn.Module):
                 f"Discriminator: expected a list of {n} per-scale frames (coarsest first, as "
                 f"the generator returns them), got {count}"
             )
+        planes = action_planes(actions, self.config, size, size, "Discriminator")
         logits = []
         for k, (net, frame, side) in enumerate(zip(self.scales, frames, self.sizes, strict=True)):
             expected = (history.shape[0], 3, side, side)
@@ -350,7 +427,9 @@ class Discriminator(nn.Module):
             inputs = [x_k, frame]
             if self.config.d_sees_change:
                 inputs.append(frame - x_k[:, -3:])  # (B, 3, side, side): change from the last
-            logits.append(net(torch.cat(inputs, dim=1)))  # in (B, 3T+3 or 3T+6, side, side)
+            if planes is not None:
+                inputs.append(planes[:, :, :side, :side].to(x_k.dtype))  # (B, T*A, side, side)
+            logits.append(net(torch.cat(inputs, dim=1)))  # in (B, 3T+3 [+3] [+T*A], side, side)
         return logits
 
 

@@ -3,15 +3,18 @@
 The Atari 2600 Ms. Pac-Man ROM ships in the ``ale-py`` wheel, so nothing is downloaded.
 The game draws only some of its ghosts in each emulator frame (sprite flicker), so every
 stored frame merges consecutive emulator frames (:func:`merge_flicker`); the player holds a
-random action for a random number of frames, so Ms. Pac-Man runs along corridors instead of
-jittering. Episodes are split into train and test by episode, each with its own seed
-derived from one run seed, so the same arguments always give identical PNG files. How the
-game is played and sampled is :class:`~msgan_lib.config.RecordConfig`.
+random action for a random number of stored frames, so Ms. Pac-Man runs along corridors
+instead of jittering, and each video gets ``actions.csv`` (the action behind every stored
+frame) and ``emulator.json`` (what replays it in the emulator, :func:`restore_emulator`).
+Episodes are split into train and test by episode, each with its own seed derived from one
+run seed, so the same arguments always give identical PNG files. How the game is played
+and sampled is :class:`~msgan_lib.config.RecordConfig`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from msgan_lib.config import RecordConfig
-from msgan_lib.fileio import MsganError, atomic_dir, check_replaceable
+from msgan_lib.fileio import MsganError, atomic_dir, check_replaceable, write_text_atomic
 from msgan_lib.frames import write_video
 from msgan_lib.runtime import default_workers, worker_map
 
@@ -83,57 +86,228 @@ def episode_seed(seed: int, split: str, episode: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(("train", "test").index(split), episode))
 
 
+ACTIONS_FILE = "actions.csv"  # per video: which action produced each stored frame
+EMULATOR_FILE = "emulator.json"  # per video: what restores the emulator at any stored frame
+EMULATOR_FORMAT = "msgan-emulator-1"
+
+
+def ale_action_order(name: str) -> tuple[int, str]:
+    """Sort key of an action name: the ALE's own order (``NOOP``, ``FIRE``, ``UP``, ...),
+    names the ALE does not know last, alphabetically."""
+    from ale_py import Action
+
+    known = list(Action.__members__)
+    return (known.index(name), "") if name in known else (len(known), name)
+
+
+class PacmanEmulator:
+    """Ms. Pac-Man in the Atari emulator, stepped one stored (merged) frame at a time.
+
+    ``random_seed`` seeds the emulator; with no sticky actions the same seed and the same
+    actions always give the same frames, which is how :func:`restore_emulator` puts the
+    game back at any recorded frame. ``step(name)`` holds the action for ``merge``
+    emulator frames and returns their flicker-free merge (:func:`merge_flicker`), so the
+    action can only change on stored-frame boundaries.
+    """
+
+    def __init__(self, random_seed: int, merge: int = 2) -> None:
+        from ale_py import ALEInterface, LoggerMode, roms
+
+        ALEInterface.setLoggerMode(LoggerMode.Error)
+        self.ale = ALEInterface()
+        self.ale.setInt("random_seed", int(random_seed) & 0x7FFFFFFF)
+        self.ale.setInt("frame_skip", 1)  # every emulator frame, merged in step()
+        self.ale.setFloat("repeat_action_probability", 0.0)  # no sticky actions
+        self.ale.loadROM(roms.get_rom_path("ms_pacman"))
+        self.merge = merge
+        self.actions = {action.name: action for action in self.ale.getMinimalActionSet()}
+        height, width = self.ale.getScreenDims()
+        self._rgb = np.empty((merge, height, width, 3), dtype=np.uint8)  # (K, H, W, 3)
+        self._palette = np.empty((merge, height, width), dtype=np.uint8)  # (K, H, W) indices
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """The game's minimal action set, in the ALE's order (``NOOP``, ``UP``, ...)."""
+        return tuple(self.actions)
+
+    def _action(self, name: str) -> Any:
+        if name not in self.actions:
+            raise MsganError(
+                f"unknown Ms. Pac-Man action {name!r}; use one of {', '.join(self.actions)}"
+            )
+        return self.actions[name]
+
+    def act(self, name: str, frames: int = 1) -> None:
+        """Play ``frames`` emulator frames under action ``name`` without storing them."""
+        action = self._action(name)
+        for _ in range(frames):
+            self.ale.act(action)
+
+    def step(self, name: str) -> np.ndarray:
+        """Hold ``name`` for one stored frame; return it merged, ``(210, 160, 3)`` uint8."""
+        action = self._action(name)
+        for k in range(self.merge):
+            self.ale.act(action)
+            self.ale.getScreenRGB(self._rgb[k])
+            self.ale.getScreen(self._palette[k])
+        return _merge_by_key(self._rgb, self._palette)
+
+    def game_over(self) -> bool:
+        return bool(self.ale.game_over())
+
+
+class PacmanEpisode:
+    """One seeded Ms. Pac-Man episode: iterate for merged ``(210, 160, 3)`` uint8 frames.
+
+    The game's start tune (the same in every game, input ignored) is skipped, then a random
+    number of played frames, so no two episodes share their first frames: that prelude is
+    played one emulator frame at a time and logged in ``prelude`` (run-length encoded
+    ``[name, frames]`` pairs). Then the player holds a random action for a random number
+    of *stored* frames (``hold_min .. hold_max``), so Ms. Pac-Man runs along corridors and
+    every action change falls on a stored-frame boundary; ``produced_by[i]`` is the action
+    held while stored frame ``i`` was made. The episode ends at game over or after
+    ``config.frames_per_episode`` frames. The same seed always gives the same frames.
+    """
+
+    def __init__(self, seed: np.random.SeedSequence, config: RecordConfig | None = None) -> None:
+        self.config = config or RecordConfig()
+        ale_seed, policy_seed = seed.generate_state(2)
+        self.random_seed = int(ale_seed) & 0x7FFFFFFF
+        self._rng = np.random.default_rng(policy_seed)
+        self.prelude: list[list[Any]] = []  # [[name, emulator frames], ...]
+        self.produced_by: list[str] = []
+        self.action_set: tuple[str, ...] = ()  # the game's actions, known once it plays
+
+    def _draw(self, names: tuple[str, ...]) -> tuple[str, int]:
+        """A random action and for how many stored frames to hold it."""
+        name = names[self._rng.integers(len(names))]
+        return name, int(self._rng.integers(self.config.hold_min, self.config.hold_max + 1))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        config = self.config
+        emulator = PacmanEmulator(self.random_seed, config.merge)
+        names = self.action_set = emulator.action_names
+        name, hold = names[0], 0
+        for _ in range(config.skip_intro + int(self._rng.integers(config.start_jitter))):
+            if hold == 0:
+                name, hold = self._draw(names)
+                hold *= config.merge  # the prelude counts emulator frames
+            hold -= 1
+            emulator.act(name)
+            if self.prelude and self.prelude[-1][0] == name:
+                self.prelude[-1][1] += 1
+            else:
+                self.prelude.append([name, 1])
+        hold = 0  # the recorded play starts a fresh hold on a stored-frame boundary
+        for _ in range(config.frames_per_episode):
+            if hold == 0:
+                name, hold = self._draw(names)
+            hold -= 1
+            self.produced_by.append(name)
+            yield emulator.step(name)
+            if emulator.game_over():
+                return
+
+
 def play_pacman(
     seed: np.random.SeedSequence, config: RecordConfig | None = None
 ) -> Iterator[np.ndarray]:
-    """Play one seeded Ms. Pac-Man episode, yielding merged ``(210, 160, 3)`` uint8 frames.
+    """The frames of one seeded episode (:class:`PacmanEpisode`), without its action log."""
+    return iter(PacmanEpisode(seed, config))
 
-    The game's start tune (the same in every game, input ignored) is skipped, then a random
-    number of played frames, so no two episodes share their first frames. The episode ends
-    at game over or after ``config.frames_per_episode`` frames (a shorter game simply gives
-    a shorter video). The same seed always gives the same frames.
+
+def write_action_log(video_dir: Path, episode: PacmanEpisode) -> None:
+    """Write ``actions.csv`` and ``emulator.json`` for a recorded episode.
+
+    ``actions.csv``: header ``frame,action``, one row per transition between stored frames;
+    ``frame`` is the number in the frame's file name (``frame_000001.png`` is 1) and
+    ``action`` the ALE name of the action held while the emulator produced frame
+    ``frame + 1`` from it. ``emulator.json`` holds the emulator seed and settings, the
+    prelude and the action that produced frame 1, which with ``actions.csv`` replay the
+    episode exactly (:func:`restore_emulator`).
     """
-    from ale_py import ALEInterface, LoggerMode, roms
+    rows = [f"{i},{name}" for i, name in enumerate(episode.produced_by[1:], start=1)]
+    write_text_atomic(video_dir / ACTIONS_FILE, "\n".join(["frame,action", *rows]) + "\n")
+    state = {
+        "format": EMULATOR_FORMAT,
+        "game": "ms_pacman",
+        "random_seed": episode.random_seed,
+        "merge": episode.config.merge,
+        "action_set": list(episode.action_set),
+        "prelude": episode.prelude,
+        "first_action": episode.produced_by[0],
+    }
+    write_text_atomic(video_dir / EMULATOR_FILE, json.dumps(state) + "\n")
 
-    config = config or RecordConfig()
-    ALEInterface.setLoggerMode(LoggerMode.Error)
-    ale = ALEInterface()
-    ale_seed, policy_seed = seed.generate_state(2)
-    ale.setInt("random_seed", int(ale_seed) & 0x7FFFFFFF)
-    ale.setInt("frame_skip", 1)  # every emulator frame, merged below
-    ale.setFloat("repeat_action_probability", 0.0)  # no sticky actions: the policy decides
-    ale.loadROM(roms.get_rom_path("ms_pacman"))
-    actions = ale.getMinimalActionSet()
-    rng = np.random.default_rng(policy_seed)
-    height, width = ale.getScreenDims()
-    buffer = np.empty((config.merge, height, width, 3), dtype=np.uint8)  # (K, H, W, 3)
-    palette = np.empty((config.merge, height, width), dtype=np.uint8)  # (K, H, W) indices
-    action, hold = actions[0], 0
 
-    def next_action() -> Any:
-        nonlocal action, hold
-        if hold == 0:
-            action = actions[rng.integers(len(actions))]
-            hold = int(rng.integers(config.hold_min, config.hold_max + 1)) * config.merge
-        hold -= 1
-        return action
+def read_actions(video_dir: str | os.PathLike[str]) -> list[str] | None:
+    """The ``actions.csv`` of a video as a list (entry ``i``: the action that turned stored
+    frame ``i`` into ``i + 1``, 0-based), or ``None`` when the video has none."""
+    path = Path(video_dir) / ACTIONS_FILE
+    if not path.is_file():
+        return None
+    lines = path.read_text().splitlines()
+    if not lines or lines[0].strip() != "frame,action":
+        raise MsganError(f"{path} must start with the header 'frame,action'")
+    actions = []
+    for number, line in enumerate(lines[1:], start=1):
+        frame, _, name = line.partition(",")
+        if frame.strip() != str(number) or not name.strip():
+            raise MsganError(
+                f"{path}, line {number + 1}: expected '{number},<ACTION>', got {line!r}"
+            )
+        actions.append(name.strip())
+    return actions
 
-    for _ in range(config.skip_intro + int(rng.integers(config.start_jitter))):
-        ale.act(next_action())
-    for _ in range(config.frames_per_episode):
-        for k in range(config.merge):
-            ale.act(next_action())
-            ale.getScreenRGB(buffer[k])
-            ale.getScreen(palette[k])
-        yield _merge_by_key(buffer, palette)
-        if ale.game_over():
-            return
+
+def read_action_set(video_dir: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The game's action set from a video's ``emulator.json`` (empty when it has none)."""
+    path = Path(video_dir) / EMULATOR_FILE
+    try:
+        return tuple(json.loads(path.read_text()).get("action_set", ()))
+    except FileNotFoundError:
+        return ()
+    except (OSError, ValueError, AttributeError) as error:
+        raise MsganError(f"cannot read {path}: {error}; re-record the video") from None
+
+
+def restore_emulator(video_dir: str | os.PathLike[str], frame: int) -> PacmanEmulator:
+    """The emulator as it was right after stored frame ``frame`` (1-based, as in the file
+    names) of a video recorded by ``record-pacman``, replayed from ``emulator.json`` and
+    ``actions.csv``; the next :meth:`PacmanEmulator.step` makes frame ``frame + 1``."""
+    video_dir = Path(video_dir)
+    path = video_dir / EMULATOR_FILE
+    actions = read_actions(video_dir)
+    if not path.is_file() or actions is None:
+        raise MsganError(
+            f"{video_dir} has no {EMULATOR_FILE} and {ACTIONS_FILE}: only videos recorded by "
+            "`msgan record-pacman` can be replayed in the emulator"
+        )
+    try:
+        state = json.loads(path.read_text())
+        if state.get("format") != EMULATOR_FORMAT:
+            raise ValueError(f"format is not {EMULATOR_FORMAT}")
+        emulator = PacmanEmulator(state["random_seed"], state["merge"])
+        prelude, first = state["prelude"], state["first_action"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise MsganError(f"cannot read {path}: {error}; re-record the video") from None
+    if not 1 <= frame <= len(actions) + 1:
+        raise MsganError(f"{video_dir} has frames 1 to {len(actions) + 1}; frame {frame} is not")
+    for name, count in prelude:
+        emulator.act(name, count)
+    emulator.step(first)
+    for name in actions[: frame - 1]:
+        emulator.step(name)
+    return emulator
 
 
 def _record_episode(task: tuple[int, str, int, Path, RecordConfig]) -> int:
-    seed, split, episode, video_dir, config = task
+    seed, split, episode_index, video_dir, config = task
     video_dir.mkdir()
-    return write_video(play_pacman(episode_seed(seed, split, episode), config), video_dir)
+    episode = PacmanEpisode(episode_seed(seed, split, episode_index), config)
+    count = write_video(episode, video_dir)
+    write_action_log(video_dir, episode)
+    return count
 
 
 def _is_recording(path: Path) -> bool:

@@ -23,7 +23,7 @@ import torch
 
 from msgan_lib.fileio import MsganError, write_text_atomic
 from msgan_lib.runtime import Process
-from msgan_lib.step import TrainStep
+from msgan_lib.step import Batch, TrainStep
 
 METRICS_FILE = "metrics.jsonl"
 LOSS_PLOT = "losses.png"
@@ -81,17 +81,17 @@ class RunLog:
         if self._tensorboard is not None:
             self._tensorboard.flush()
 
-    def write_figures(self, step_state: TrainStep, samples: torch.Tensor | None, step: int) -> None:
+    def write_figures(self, step_state: TrainStep, samples: Batch | None, step: int) -> None:
         """``samples/step_NNNNNNN.png`` (predictions on the held-out clips) and ``losses.png``."""
         if not self.process.is_main:
             return
         from msgan_lib import viz  # matplotlib, only when a figure is drawn
 
         if samples is not None:
-            history, target = step_state.split(samples)
+            history, target, actions = step_state.split(samples)
             step_state.generator.eval()
             with torch.no_grad(), step_state.autocast():
-                prediction = step_state.generator(history)[-1].float()  # (B, 3, H, W)
+                prediction = step_state.generator(history, actions)[-1].float()  # (B, 3, H, W)
             step_state.generator.train()
             fig = viz.sample_grid(history, prediction, target, title=f"step {step}")
             viz.save_figure(fig, self.dir / SAMPLES_DIR / f"step_{step:07d}.png")

@@ -38,6 +38,9 @@ from msgan_lib.losses import d_adversarial_loss, generator_loss, scale_targets
 from msgan_lib.model import Discriminator, Generator, model_summary
 from msgan_lib.runtime import Process, bf16_supported
 
+# A minibatch as the feed delivers it: clips (B, 3(T+1), H, W), or (clips, actions (B, T)).
+Batch = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
 
 class TrainStep:
     """The models, optimisers and schedules of a run, and one training step.
@@ -111,33 +114,40 @@ class TrainStep:
         """bf16 autocast when ``amp`` is on and native here (a no-op otherwise)."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
-    def split(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Split clips ``(B, 3(T+1), H, W)`` into history and next frame, on the device.
+    def split(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Split a batch into history, next frame and actions, on the device.
 
-        ``clips`` are floats in [-1, 1] or, as the feed delivers them, uint8 frames, which
-        become ``x / 127.5 - 1`` on the device (a quarter of the bytes to copy).
+        ``batch``: clips ``(B, 3(T+1), H, W)``, or for an action model the pair ``(clips,
+        actions)`` with actions ``(B, T)`` (see :mod:`msgan_lib.feed`). Clips are floats in
+        [-1, 1] or, as the feed delivers them, uint8 frames, which become ``x / 127.5 - 1``
+        on the device (a quarter of the bytes to copy). Returns ``(history, target,
+        actions)``, ``actions`` ``None`` for clips alone.
         """
+        clips, actions = batch if isinstance(batch, tuple | list) else (batch, None)
+        if actions is not None:
+            actions = actions.to(self.device, non_blocking=True)
         clips = clips.to(self.device, non_blocking=True)
         if clips.dtype == torch.uint8:
             clips = clips.float() / PIXEL_SCALE - 1.0
         history = clips[:, :-3].contiguous(memory_format=self.memory_format)  # (B, 3T, H, W)
         target = clips[:, -3:].contiguous(memory_format=self.memory_format)  # (B, 3, H, W)
-        return history, target
+        return history, target, actions
 
-    def discriminator_step(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One D update; returns ``d_loss`` and the mean sigmoid of D on real (``d_real``) and
         on predicted (``d_fake``) frames."""
         assert self._d_train is not None
-        history, target = self.split(clips)
+        history, target, actions = self.split(batch)
         n = self.model_config.n_scales
         with torch.no_grad(), self.autocast():
-            fakes = self._g_frozen(history)  # constants for D: no graph through G
+            fakes = self._g_frozen(history, actions)  # constants for D: no graph through G
         real = scale_targets(target, n)
         with self.autocast():
             # Real and fake in one batch: (2B, 3T, H, W) history and (2B, 3, h_k, w_k) frames.
             logits = self._d_train(
                 torch.cat([history, history]),
                 [torch.cat([r, f.to(r.dtype)]) for r, f in zip(real, fakes, strict=True)],
+                _twice(actions),
             )
         batch = history.shape[0]
         real_logits = [z[:batch].float() for z in logits]  # (B, 1) per scale
@@ -152,7 +162,7 @@ class TrainStep:
         return {"d_loss": d_loss.detach(), "d_real": d_real, "d_fake": d_fake}
 
     @torch.no_grad()
-    def discriminator_accuracy(self, clips: torch.Tensor) -> list[float]:
+    def discriminator_accuracy(self, batch: Batch) -> list[float]:
         """D's accuracy per scale on held-out ``clips``, coarsest first (0.5 is chance).
 
         The mean of the fraction of real next frames D calls real (logit > 0) and the
@@ -160,9 +170,9 @@ class TrainStep:
         what the generator gets wrong, on clips neither network trained on.
         """
         assert self.discriminator is not None
-        history, target = self.split(clips)
+        history, target, actions = self.split(batch)
         with self.autocast():
-            fakes = self.generator(history)
+            fakes = self.generator(history, actions)
             logits = self.discriminator(
                 torch.cat([history, history]),
                 [
@@ -171,6 +181,7 @@ class TrainStep:
                         scale_targets(target, self.model_config.n_scales), fakes, strict=True
                     )
                 ],
+                _twice(actions),
             )
         batch = history.shape[0]
         return [
@@ -178,17 +189,17 @@ class TrainStep:
             for z in logits  # (2B, 1) per scale: real, then fake
         ]
 
-    def generator_step(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def generator_step(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One G update; returns the objective and its unweighted terms."""
-        history, target = self.split(clips)
+        history, target, actions = self.split(batch)
         targets = scale_targets(target, self.model_config.n_scales)
         with self.autocast():
-            preds = self._g_train(history)
+            preds = self._g_train(history, actions)
         fake_logits = None
         if self._d_frozen is not None:
             self.discriminator.requires_grad_(False)  # type: ignore[union-attr]
             with self.autocast():
-                fake_logits = [z.float() for z in self._d_frozen(history, preds)]
+                fake_logits = [z.float() for z in self._d_frozen(history, preds, actions)]
         total, terms = generator_loss(
             [p.float() for p in preds], targets, fake_logits, self.config.loss
         )
@@ -199,7 +210,7 @@ class TrainStep:
             self.discriminator.requires_grad_(True)
         return total.detach(), terms
 
-    def run(self, batches: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def run(self, batches: Sequence[Batch]) -> dict[str, torch.Tensor]:
         """One training step on ``batches`` (D's then G's; G's only without adversarial).
 
         Returns the step's scalars by name, on the device: ``g_loss`` and the generator's
@@ -244,6 +255,11 @@ class TrainStep:
         self.generator.load_state_dict(state["generator"])
         if self.discriminator is not None and state.get("discriminator"):
             self.discriminator.load_state_dict(state["discriminator"])
+
+
+def _twice(actions: torch.Tensor | None) -> torch.Tensor | None:
+    """The actions of a real-then-fake batch, ``(2B, T)`` (``None`` stays ``None``)."""
+    return None if actions is None else torch.cat([actions, actions])
 
 
 def step_flops(model_config: ModelConfig, batch_size: int, adversarial: bool = True) -> int:

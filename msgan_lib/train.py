@@ -26,6 +26,7 @@ writes files.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -52,7 +53,7 @@ from msgan_lib.feed import (
     probe_indices,
 )
 from msgan_lib.fileio import MsganError, ensure_dir
-from msgan_lib.model import Discriminator, Generator
+from msgan_lib.model import Discriminator, Generator, add_action_inputs
 from msgan_lib.runlog import MetricWindow, RunLog, read_metrics
 from msgan_lib.runtime import Process, core_share, cpu_threads, resolve_device
 from msgan_lib.step import TrainStep
@@ -80,6 +81,7 @@ def resolve_run(
     recipe_name: str | None = None,
     overrides: dict[str, Any] | None = None,
     single_scale: bool = False,
+    action_names: tuple[str, ...] | None = None,
     model_config: ModelConfig | None = None,
     config: TrainConfig | None = None,
 ) -> RunSetup:
@@ -90,8 +92,10 @@ def resolve_run(
     if given, else ``preset_name``, else the model of ``load`` (fine-tuning), else the
     recipe's preset, else ``paper``; ``config`` if given, else the defaults. Then the
     recipe's values and ``overrides`` (fields of any config, by name) are applied, and
-    ``single_scale`` keeps only the finest scale. A resumed run must keep its model and
-    method (:data:`TrainConfig.METHOD_FIELDS`): a change is refused with one clear line.
+    ``single_scale`` keeps only the finest scale, and ``action_names`` (the clips'
+    actions, ``msgan train --action-conditional``) conditions the model on them. A resumed
+    run must keep its model and method (:data:`TrainConfig.METHOD_FIELDS`): a change is
+    refused with one clear line.
     Without ``resume``, an ``out_dir`` that already holds checkpoints is refused.
     """
     chosen = recipe(recipe_name) if recipe_name is not None else None
@@ -122,6 +126,8 @@ def resolve_run(
         model_config, config = apply_overrides(model_config, config, values)
     if single_scale and model_config.n_scales > 1:
         model_config = model_config.finest_scale_only()
+    if action_names is not None:
+        model_config = dataclasses.replace(model_config, action_names=tuple(action_names))
     if state is not None and source is not None:
         _check_same_run(saved_model, saved, model_config, config, source)
     return RunSetup(model_config, config, source, state, None if resume else load)
@@ -224,7 +230,7 @@ def train(
     if process.is_main:
         ensure_dir(out_dir)  # an unwritable --out fails now, not at the first checkpoint
 
-    dataset = ClipDataset(clips_dir)
+    dataset = ClipDataset(clips_dir, with_actions=bool(setup.model_config.action_count))
     _check_dataset(dataset, setup.model_config, clips_dir)
     if device.type == "cpu":
         _set_cpu_threads(threads, setup.state, process)
@@ -265,6 +271,12 @@ def _check_dataset(dataset: ClipDataset, model_config: ModelConfig, clips_dir: A
             f"({model_config.history} history frames + 1, {model_config.crop_size}x"
             f"{model_config.crop_size} crops): re-run process-data with matching "
             "--history/--crop-size or pick a matching preset"
+        )
+    if dataset.with_actions and dataset.action_names != model_config.action_names:
+        raise MsganError(
+            f"the clips in {clips_dir} carry the actions {', '.join(dataset.action_names)} but "
+            f"the model is conditioned on {', '.join(model_config.action_names)}: train on "
+            "clips of the same game"
         )
 
 
@@ -426,17 +438,27 @@ def _continue_from(
 def _initialise_from(step_state: TrainStep, load: str | os.PathLike[str]) -> None:
     """Start a new run from another run's weights (a checkpoint, run dir or safetensors)."""
     generator, info = ckpt.load_generator_info(load)
-    if not info["model_config"].same_generator(step_state.model_config):
+    loaded, wanted = info["model_config"], step_state.model_config
+    # An unconditioned model may start an action model: its weights extended by zeros.
+    gains_actions = wanted.action_count > 0 and loaded.action_count == 0
+    if gains_actions:
+        loaded = dataclasses.replace(loaded, action_names=wanted.action_names)
+    if not loaded.same_generator(wanted):
         raise MsganError(
             f"{info['path']} holds another generator than the one configured: drop --preset "
             "(and --single-scale) to use the loaded model's sizes"
         )
-    step_state.generator.load_state_dict(generator.state_dict())
-    same_d = info["model_config"].same_discriminator(step_state.model_config)
+    weights = generator.state_dict()
+    step_state.generator.load_state_dict(
+        add_action_inputs(weights, wanted) if gains_actions else weights
+    )
+    same_d = loaded.same_discriminator(wanted)
     if step_state.discriminator is not None and same_d and info["path"].suffix != ".safetensors":
         discriminator = ckpt.load_checkpoint(info["path"])["discriminator"]
         if discriminator:
-            step_state.discriminator.load_state_dict(discriminator)
+            step_state.discriminator.load_state_dict(
+                add_action_inputs(discriminator, wanted) if gains_actions else discriminator
+            )
 
 
 class _StopRequests:
