@@ -348,6 +348,9 @@ class TrainConfig:
     lr_g: float = flag(4e-5, "generator learning rate")  # ports' Adam rate for G
     lr_g_final: float = flag(4e-5, "generator rate at the end (geometric decay)")  # Adam: flat
     lr_d: float = flag(4e-5, "discriminator learning rate")  # ours: D at G's rate
+    # ours: the generator's action weights (action models) start at zero and learn at their
+    # own rate, decayed like lr_g (see msgan_lib.model)
+    lr_actions: float = flag(1e-3, "learning rate of the generator's action weights")
     adam_betas: tuple[float, float] = (0.5, 0.999)  # ours: the usual GAN momentum (DCGAN)
     seed: int = flag(0, "weights, data order and held-out clips")  # ours
     checkpoint_every: int = flag(500, "steps between checkpoints (0: only at the end)")  # ours
@@ -374,6 +377,7 @@ class TrainConfig:
         "lr_g",
         "lr_g_final",
         "lr_d",
+        "lr_actions",
         "adam_betas",
         "seed",
         "sample_clips",
@@ -402,7 +406,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 0):
                 raise MsganError(f"train config: {name} = {value!r} must be an integer >= 0")
-        for name in ("lr_g", "lr_g_final", "lr_d"):
+        for name in ("lr_g", "lr_g_final", "lr_d", "lr_actions"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise MsganError(f"train config: {name} = {value!r} must be a number > 0")

@@ -11,6 +11,10 @@ differs from the last true history frame. Windows in which nothing moves between
 history frame and the first true frame (e.g. the game's start-up pause) are skipped: there
 a copy is perfect and its capped 100 dB would swamp every mean. Their number is reported.
 
+Action-conditioned models (ours, beyond the paper) are scored on the same windows, side by
+side with the others: they play the recorded actions of the test episodes (each video's
+``actions.csv``), the ``T-1`` transitions inside the history and then one per step.
+
 Reports: ``metrics.csv`` (tidy: model, step, metric, region, mean, std, n), ``metrics.md``
 (a table) and ``metrics.png`` (metrics against the step).
 """
@@ -32,7 +36,7 @@ from msgan_lib.checkpoint import load_models
 from msgan_lib.fileio import MsganError, ensure_dir, write_text_atomic
 from msgan_lib.frames import frames_to_model, list_videos, load_video
 from msgan_lib.model import Generator, check_frame_size
-from msgan_lib.predict import Predictor, moving_starts
+from msgan_lib.predict import Predictor, encode_actions, moving_starts, recorded_actions
 
 Log = Callable[[str], None]
 
@@ -65,6 +69,7 @@ class Evaluation:
     short_videos: int  # test videos shorter than history + steps
     steps: int
     precision: str  # the dtype the models ran in
+    action_models: tuple[str, ...] = ()  # the models that played the recorded actions
 
 
 def evaluation_windows(
@@ -109,7 +114,8 @@ def evaluate_models(
     batches of ``batch_size``. Every (model, step, metric, region) gets mean, std and ``n``
     over the windows (:func:`msgan_lib.metrics.summarize`). The models run in fp32 by
     default, so the figures do not depend on whether the hardware has bf16 (on chapter 4's
-    model, bf16 moved the means by at most 0.03 dB).
+    model, bf16 moved the means by at most 0.03 dB). Action-conditioned models play each
+    window's recorded actions (:func:`msgan_lib.predict.recorded_actions`).
     """
     if not models:
         raise MsganError("no model given")
@@ -120,8 +126,10 @@ def evaluate_models(
     if stride < 1:
         raise MsganError(f"stride must be at least 1, got {stride}")
     predictors = {name: Predictor(g, device, precision) for name, g in models.items()}
+    action_models = tuple(name for name, g in models.items() if g.config.action_names)
 
     moving, short, grid_starts = {}, 0, 0
+    transitions: dict[Path, list[str]] = {}  # the recorded actions, for action models
     for video in list_videos(test_dir):
         frames = load_video(video)  # pass 1: where can windows start?
         if len(frames) < history + steps:
@@ -130,6 +138,8 @@ def evaluate_models(
         for name, generator in models.items():
             where = f"test video {video} ({name})"
             check_frame_size(*frames.shape[1:3], generator.config.n_scales, where)
+        if action_models:  # a video without actions fails here, before the work
+            transitions[video] = recorded_actions(video, 0, len(frames) - 1)
         moving[video] = moving_starts(frames, history, steps)
         grid_starts += len(range(0, len(frames) - history - steps + 1, stride))
     if not moving:
@@ -152,18 +162,23 @@ def evaluate_models(
         frames = load_video(video)
         starts = [s for v, s in windows if v == video]
         for first in range(0, len(starts), batch_size):
-            batch = np.stack(
-                [frames[s : s + history + steps] for s in starts[first : first + batch_size]]
-            )  # (B, T+S, H, W, 3)
+            batch_starts = starts[first : first + batch_size]
+            batch = np.stack([frames[s : s + history + steps] for s in batch_starts])
+            # batch: (B, T+S, H, W, 3)
             size, _, height, width, _ = batch.shape
             clip = frames_to_model(batch.reshape(-1, height, width, 3), device)  # (B*(T+S),3,H,W)
             clip = clip.reshape(size, history + steps, 3, height, width)
             true_history = clip[:, :history].reshape(size, 3 * history, height, width)
             truth = metrics.to_unit(clip[:, history:])  # (B, S, 3, H, W) in [0, 1]
-            guesses = {
-                name: metrics.to_unit(predictor(true_history, steps))  # (B, S, 3, H, W)
-                for name, predictor in predictors.items()
-            }
+            guesses = {}
+            for name, predictor in predictors.items():
+                actions = None
+                if name in action_models:  # each window's T-1+S recorded actions
+                    played = [transitions[video][s : s + history - 1 + steps] for s in batch_starts]
+                    where = f"{video}/actions.csv ({name})"
+                    actions = encode_actions(played, models[name].config, where)  # (B, T-1+S)
+                guesses[name] = metrics.to_unit(predictor(true_history, steps, actions))
+                # guesses[name]: (B, S, 3, H, W)
             for name, baseline in metrics.BASELINES.items():
                 guess = metrics.to_unit(baseline(true_history))  # (B, 3, H, W)
                 guesses[name] = guess[:, None].expand(-1, steps, -1, -1, -1)
@@ -197,6 +212,7 @@ def evaluate_models(
         short_videos=short,
         steps=steps,
         precision="bf16" if dtype == torch.bfloat16 else "fp32",
+        action_models=action_models,
     )
 
 
@@ -260,7 +276,13 @@ def metrics_markdown(evaluation: Evaluation) -> str:
         f"{evaluation.static_skipped} windows without motion at step 1 and "
         f"{evaluation.short_videos} too-short videos left out). Moving pixels: pixels that "
         "differ between the last input frame and the true frame (a stand-in for the "
-        "paper's optical-flow mask); n counts windows with at least one.",
+        "paper's optical-flow mask); n counts windows with at least one."
+        + (
+            f" Action-conditioned models ({', '.join(evaluation.action_models)}) played the "
+            "recorded actions of the test episodes."
+            if evaluation.action_models
+            else ""
+        ),
         "",
         "| model | step | "
         + " | ".join(f"{m}{units[m]} {g}" for m, g in columns)

@@ -8,7 +8,10 @@ dropped, so errors compound step by step.
 - :class:`Predictor` prepares a generator once (device, bf16 or fp32, channels_last) and
   predicts ``steps`` frames recursively. The history lives on the device in one rolling
   tensor ``(B, 3*(T+steps), H, W)``: each step reads a view of its last ``T`` frames and
-  writes one new frame; nothing is re-read, re-normalised or re-stacked.
+  writes one new frame; nothing is re-read, re-normalised or re-stacked. An
+  action-conditioned model (``ModelConfig.action_names``) also reads the player's actions,
+  one per transition: :func:`recorded_actions` takes them from a video's ``actions.csv``
+  and :func:`encode_actions` turns names into the model's indices.
 - :func:`choose_window` picks a test window: ``T`` true history frames followed by
   ``steps`` true frames, by default one in which something moves at step 1.
 - :func:`predict_video` / :func:`write_prediction` (``msgan predict``) run one or several
@@ -33,9 +36,11 @@ import torch
 
 from msgan_lib import metrics
 from msgan_lib.checkpoint import load_models
+from msgan_lib.config import ModelConfig
 from msgan_lib.fileio import MsganError, atomic_path, ensure_dir, write_text_atomic
 from msgan_lib.frames import frames_to_model, list_frames, list_videos, load_video
 from msgan_lib.model import Generator, check_frame_size, check_history
+from msgan_lib.pacman import read_actions
 from msgan_lib.runtime import inference_dtype
 
 
@@ -70,10 +75,16 @@ class Predictor:
         self.model.to(device=self.device, dtype=self.dtype, memory_format=torch.channels_last)
 
     @torch.inference_mode()
-    def __call__(self, history: torch.Tensor, steps: int) -> torch.Tensor:
+    def __call__(
+        self, history: torch.Tensor, steps: int, actions: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Predict ``steps`` frames after ``history`` recursively.
 
         ``history``: ``(B, 3*T, H, W)`` in [-1, 1], oldest frame first (any device).
+        ``actions`` (action-conditioned models only): ``(B, T-1+steps)`` int64 indices into
+        ``config.action_names``, one per transition: the ``T-1`` inside the history, then
+        the one that makes each predicted frame; step ``s`` (from 0) reads
+        ``actions[:, s:s+T]``, whose last entry makes its frame.
         Returns ``(B, steps, 3, H, W)`` float32 in [-1, 1] on the predictor's device.
         """
         channels = 3 * self.history
@@ -82,6 +93,7 @@ class Predictor:
             raise MsganError(f"steps must be at least 1, got {steps}")
         batch, _, height, width = history.shape
         check_frame_size(height, width, self.config.n_scales, "predict")
+        actions = self._check_actions(actions, batch, steps)  # (B, T-1+steps) or None
         # The rolling history: T true frames, then each prediction as it is made.
         sequence = torch.empty(
             batch, 3 * (self.history + steps), height, width, device=self.device, dtype=self.dtype
@@ -90,12 +102,42 @@ class Predictor:
         for step in range(steps):
             window = sequence[:, 3 * step : 3 * step + channels]  # (B, 3T, H, W), a view
             window = window.contiguous(memory_format=torch.channels_last)
+            held = None if actions is None else actions[:, step : step + self.history]  # (B, T)
             # (B, 3, H, W), the finest scale; clamped, since a model predicting the change from
             # the last frame (residual_on_last_input) can step slightly outside [-1, 1].
-            frame = self.model(window)[-1].clamp(-1.0, 1.0)
+            frame = self.model(window, held)[-1].clamp(-1.0, 1.0)
             sequence[:, channels + 3 * step : channels + 3 * step + 3] = frame
         predicted = sequence[:, channels:].float()  # (B, 3*steps, H, W)
         return predicted.reshape(batch, steps, 3, height, width)  # (B, steps, 3, H, W)
+
+    def _check_actions(
+        self, actions: torch.Tensor | None, batch: int, steps: int
+    ) -> torch.Tensor | None:
+        """The actions on the device as int64 ``(B, T-1+steps)``, or a one-line error.
+
+        The range of the indices is checked by the model (``model.action_planes``).
+        """
+        names = self.config.action_names
+        if not names:
+            if actions is not None:
+                raise MsganError("predict: this model is not action-conditioned; pass no actions")
+            return None
+        expected = (batch, self.history - 1 + steps)
+        if actions is None:
+            raise MsganError(
+                f"predict: this model is action-conditioned ({', '.join(names)}): pass the "
+                f"actions, {expected} indices (T-1 = {self.history - 1} inside the history, "
+                "then one per step)"
+            )
+        if not isinstance(actions, torch.Tensor) or actions.is_floating_point():
+            raise MsganError("predict: actions must be an integer tensor of action indices")
+        if tuple(actions.shape) != expected:
+            raise MsganError(
+                f"predict: actions must be shaped (B, T-1+steps) = {expected} "
+                f"({self.history - 1} inside the history, then one per step), "
+                f"got {tuple(actions.shape)}"
+            )
+        return actions.to(self.device, torch.int64)
 
 
 def predict_recursive(
@@ -104,9 +146,53 @@ def predict_recursive(
     steps: int,
     device: str | torch.device = "cpu",
     precision: str = "auto",
+    actions: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One-off :class:`Predictor` call: ``(B, 3*T, H, W)`` -> ``(B, steps, 3, H, W)``."""
-    return Predictor(generator, device, precision)(history, steps)
+    """One-off :class:`Predictor` call: ``(B, 3*T, H, W)`` -> ``(B, steps, 3, H, W)``
+    (``actions`` ``(B, T-1+steps)`` for an action-conditioned model)."""
+    return Predictor(generator, device, precision)(history, steps, actions)
+
+
+# --- the recorded actions of a window ---
+
+
+def recorded_actions(video_dir: str | os.PathLike[str], start: int, count: int) -> list[str]:
+    """The ``count`` recorded actions from frame ``start`` on (0-based): entry ``i`` turned
+    frame ``start + i`` into ``start + i + 1``, read from the video's ``actions.csv``.
+
+    A window of ``T`` history frames and ``S`` predictions needs ``count = T - 1 + S``.
+    """
+    video_dir = Path(video_dir)
+    actions = read_actions(video_dir)
+    if actions is None:
+        raise MsganError(
+            f"an action-conditioned model needs the actions of {video_dir}, which has no "
+            "actions.csv; record with msgan record-pacman"
+        )
+    if start < 0 or start + count > len(actions):
+        raise MsganError(
+            f"{video_dir}/actions.csv holds {len(actions)} transitions, but the window from "
+            f"frame {start} needs {count}; pick an earlier start or re-record the video"
+        )
+    return actions[start : start + count]
+
+
+def encode_actions(
+    actions: Sequence[Sequence[str]], config: ModelConfig, where: str
+) -> torch.Tensor:
+    """Action names ``(B, N)`` as ``(B, N)`` int64 indices into ``config.action_names``.
+
+    ``where`` names the source of the actions (a video, the command line) in the error
+    raised for a name the model was not trained on.
+    """
+    names = config.action_names
+    unknown = sorted({a for row in actions for a in row} - set(names))
+    if unknown:
+        raise MsganError(
+            f"{where}: action {', '.join(unknown)} is not one the model knows "
+            f"({', '.join(names) or 'none: it is not action-conditioned'})"
+        )
+    return torch.tensor([[names.index(a) for a in row] for row in actions], dtype=torch.int64)
 
 
 # --- choosing test windows ---
@@ -175,6 +261,22 @@ class Prediction:
     truth: np.ndarray  # (S, H, W, 3) true next frames
     predictions: dict[str, np.ndarray]  # model name -> (S, H, W, 3)
     sources: dict[str, str] = field(default_factory=dict)  # model name -> path given
+    # The recorded actions of the window's T-1+S transitions, read when a model is
+    # action-conditioned (None otherwise).
+    actions: list[str] | None = None
+
+
+def resolve_video(test_dir: str | os.PathLike[str], video: str | os.PathLike[str]) -> Path:
+    """The video directory ``video`` names: a directory, or a video's name in ``test_dir``."""
+    video_dir = Path(video)
+    if not video_dir.is_dir():
+        video_dir = Path(test_dir) / video
+    if not video_dir.is_dir():
+        raise MsganError(
+            f"video {video} is neither a directory nor a video in {test_dir}; "
+            "pass a name listed there or a frame directory"
+        )
+    return video_dir
 
 
 def choose_window(
@@ -203,14 +305,7 @@ def choose_window(
             )
         video_dir = rng.choice(long_enough)
     else:
-        video_dir = Path(video)
-        if not video_dir.is_dir():
-            video_dir = Path(test_dir) / video
-        if not video_dir.is_dir():
-            raise MsganError(
-                f"video {video} is neither a directory nor a video in {test_dir}; "
-                "pass a name listed there or a frame directory"
-            )
+        video_dir = resolve_video(test_dir, video)
     frames = load_video(video_dir)
     if len(frames) < needed:
         raise MsganError(
@@ -242,7 +337,9 @@ def predict_video(
     """Predict ``steps`` frames recursively on one test window with every model.
 
     The window comes from :func:`choose_window`; each model starts from the same true
-    history. Returns a :class:`Prediction` (nothing is written: see :func:`write_prediction`).
+    history, and action-conditioned models play the window's recorded actions
+    (:func:`recorded_actions`). Returns a :class:`Prediction` (nothing is written: see
+    :func:`write_prediction`).
     """
     if not models:
         raise MsganError("no model given")
@@ -251,10 +348,16 @@ def predict_video(
     height, width = frames.shape[1:3]
     inputs = frames_to_model(frames[:history], device)  # (T, 3, H, W)
     inputs = inputs.reshape(1, 3 * history, height, width)  # (1, 3T, H, W), oldest first
+    conditioned = any(g.config.action_names for g in models.values())
+    actions = recorded_actions(video_dir, start, history - 1 + steps) if conditioned else None
     predictions = {}
     for name, generator in models.items():
         check_frame_size(height, width, generator.config.n_scales, f"test video {video_dir}")
-        predicted = Predictor(generator, device, precision)(inputs, steps)  # (1, S, 3, H, W)
+        played = None
+        if generator.config.action_names and actions is not None:
+            played = encode_actions([actions], generator.config, f"{video_dir}/actions.csv")
+        predictor = Predictor(generator, device, precision)
+        predicted = predictor(inputs, steps, played)  # (1, S, 3, H, W)
         predictions[name] = model_to_frames(predicted[0])  # (S, H, W, 3)
     chosen_by_seed = video is None or start is None
     return Prediction(
@@ -264,6 +367,7 @@ def predict_video(
         inputs=frames[:history],
         truth=frames[history:],
         predictions=predictions,
+        actions=actions,
     )
 
 
@@ -296,7 +400,8 @@ def write_prediction(
     ``input_1.png`` .. (the true history), ``truth_1.png`` .., ``<model>/pred_1.png`` ..,
     ``compare_1.png`` .. (ground truth | each model, labelled, ``scale`` x enlarged),
     ``prediction.gif`` (the history, then ground truth | models step by step) and
-    ``prediction.json`` (video, start, seed, models). Numbered files left by an earlier run
+    ``prediction.json`` (video, start, seed, models, and the recorded actions when a model
+    read them). Numbered files left by an earlier run
     with more steps are removed. Returns the written paths by kind.
     """
     from msgan_lib import viz
@@ -336,6 +441,8 @@ def write_prediction(
         "steps": steps,
         "models": {name: prediction.sources.get(name, name) for name in names},
     }
+    if prediction.actions is not None:
+        info["actions"] = prediction.actions
     write_text_atomic(out / "prediction.json", json.dumps(info, indent=2) + "\n")
     return {**written, "gif": [gif], "info": [out / "prediction.json"]}
 

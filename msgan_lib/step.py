@@ -97,12 +97,17 @@ class TrainStep:
         )
 
     def _optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
+        # The generator's action weights (action models only) learn at their own rate.
+        groups: list[dict[str, Any]] = [
+            {"params": [p for n, p in module.named_parameters() if not n.startswith("action_")]}
+        ]
+        actions = [p for n, p in module.named_parameters() if n.startswith("action_")]
+        if actions:
+            groups.append({"params": actions, "lr": self.config.lr_actions})
         # Fused kernels update every weight in one pass over memory.
         if self.config.optimizer == "sgd":
-            return torch.optim.SGD(module.parameters(), lr=lr, fused=True)  # paper: plain SGD
-        return torch.optim.Adam(
-            module.parameters(), lr=lr, betas=self.config.adam_betas, fused=True
-        )
+            return torch.optim.SGD(groups, lr=lr, fused=True)  # paper: plain SGD
+        return torch.optim.Adam(groups, lr=lr, betas=self.config.adam_betas, fused=True)
 
     def _wrap(self, module: nn.Module) -> nn.Module:
         if self.process.distributed:

@@ -448,10 +448,10 @@ def _initialise_from(step_state: TrainStep, load: str | os.PathLike[str]) -> Non
             f"{info['path']} holds another generator than the one configured: drop --preset "
             "(and --single-scale) to use the loaded model's sizes"
         )
-    weights = generator.state_dict()
-    step_state.generator.load_state_dict(
-        add_action_inputs(weights, wanted) if gains_actions else weights
-    )
+    if gains_actions:
+        step_state.generator.load_unconditioned(generator.state_dict())
+    else:
+        step_state.generator.load_state_dict(generator.state_dict())
     same_d = loaded.same_discriminator(wanted)
     if step_state.discriminator is not None and same_d and info["path"].suffix != ".safetensors":
         discriminator = ckpt.load_checkpoint(info["path"])["discriminator"]

@@ -120,20 +120,22 @@ def test_action_model_reads_actions_and_extends_an_unconditioned_one() -> None:
     config = dataclasses.replace(base, action_names=NAMES)
     torch.manual_seed(0)
     plain, model = Generator(base), Generator(config)
-    model.load_state_dict(add_action_inputs(plain.state_dict(), config))
+    model.load_unconditioned(plain.state_dict())
     history = torch.rand(2, 12, 32, 32) * 2 - 1  # (B, 3T, H, W)
     actions = torch.tensor([[1, 1, 3, 3], [2, 2, 2, 4]])  # (B, T)
     pairs = zip(plain(history), model(history, actions), strict=True)
-    assert all(torch.allclose(a, b) for a, b in pairs)  # zero action weights: the same function
+    assert all(torch.equal(a, b) for a, b in pairs)  # zero action weights: the same function
     with torch.no_grad():
-        for net in model.scales:
-            net[0].weight[:, -config.action_channels :].normal_()
+        for weight in model.action_biases.parameters():
+            weight.normal_()
     other = actions.clone()
     other[:, -1] = 0
     assert not torch.allclose(model(history, actions)[-1], model(history, other)[-1])
-    discriminator = Discriminator(config)
-    frames = model(history, actions)
-    assert [z.shape for z in discriminator(history, frames, actions)] == [(2, 1)] * 4
+    plain_d, action_d = Discriminator(base), Discriminator(config)
+    action_d.load_state_dict(add_action_inputs(plain_d.state_dict(), config))
+    frames = plain(history)
+    pairs = zip(plain_d(history, frames), action_d(history, frames, actions), strict=True)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in pairs)
     with pytest.raises(MsganError, match="action-conditioned.*pass the actions"):
         model(history)
     with pytest.raises(MsganError, match="not action-conditioned"):
@@ -151,8 +153,12 @@ def test_train_action_conditional_from_an_unconditioned_run(recorded: Path, tmp_
     assert main([*common, "--no-adversarial", "--out", str(plain)]) in (None, 0)
     action_run = [*common, "--adversarial", "--action-conditional", "--out", str(out)]
     assert main([*action_run, "-l", str(plain)]) in (None, 0)
-    _, info = load_generator_info(out)
+    generator, info = load_generator_info(out)
     assert info["model_config"].action_names == NAMES and info["step"] == 3
+    moved = [w.abs().max().item() for w in generator.action_biases.parameters()]
+    assert min(moved) > 0  # the action weights left zero, at their own rate
+    state = torch.load(out / "checkpoints" / "step_0000003.pt", weights_only=True)
+    assert [g["lr"] for g in state["optimizers"]["g"]["param_groups"]] == [4e-5, 1e-3]
     assert main(["export", str(out), str(weights)]) in (None, 0)
     generator, info = load_generator_info(weights)
     assert info["model_config"].action_names == NAMES
