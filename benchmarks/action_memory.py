@@ -34,12 +34,13 @@ def first_difference(video: str, frame: int, direction: str, horizon: int) -> in
     """Stored frames after ``frame`` until a one-frame tap of ``direction`` (then NOOP)
     changes the picture against NOOP throughout (1 = at once); ``None`` if not within
     ``horizon`` frames."""
-    tap, base = restore_emulator(video, frame), restore_emulator(video, frame)
+    emulator = restore_emulator(video, frame)
+    start = emulator.ale.cloneState()
+    base = [emulator.step("NOOP") for _ in range(horizon)]
+    emulator.ale.restoreState(start)
     for k in range(1, horizon + 1):
-        if not np.array_equal(tap.step(direction if k == 1 else "NOOP"), base.step("NOOP")):
+        if not np.array_equal(emulator.step(direction if k == 1 else "NOOP"), base[k - 1]):
             return k
-        if tap.game_over():
-            return None
     return None
 
 
