@@ -6,6 +6,7 @@
     msgan train           adversarial or Lp+GDL training, resumable           (chapter 04)
     msgan predict         recursive full-frame prediction into inference/     (chapter 05)
     msgan evaluate        PSNR / SSIM / sharpness against the baselines       (chapter 05)
+    msgan dream           an action model's frames under chosen actions       (chapter 06)
     msgan demo            the end-to-end job of the README
 
 Flags kept from the Chainer port keep their meaning (``process-data -n``, ``train -r -l -g
@@ -430,7 +431,7 @@ def _predict_parser(subparsers: argparse._SubParsersAction) -> None:
         "(a random window with motion from a random test video unless --video/--start are "
         "given) with each model, and write into --out: input_N.png, truth_N.png, "
         "<model>/pred_N.png, compare_N.png (ground truth | models), prediction.gif and "
-        "prediction.json.",
+        "prediction.json. Action-conditioned models play the window's recorded actions.",
     )
     _add_inference_arguments(parser, precision="auto")
     parser.add_argument(
@@ -487,8 +488,10 @@ def _evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         help="PSNR / SSIM / sharpness per step against the last_input and history_mean baselines",
         description="Score each model, the last_input baseline (copy the last true frame) and "
         "the history_mean baseline (mean of the true history) over windows of the test "
-        "videos, recursively for --steps steps, on full frames and on moving pixels. Writes "
-        "metrics.csv (model, step, metric, region, mean, std, n), metrics.md and metrics.png.",
+        "videos, recursively for --steps steps, on full frames and on moving pixels. "
+        "Action-conditioned models play the recorded actions of the test videos (their "
+        "actions.csv). Writes metrics.csv (model, step, metric, region, mean, std, n), "
+        "metrics.md and metrics.png.",
     )
     _add_inference_arguments(parser, precision="fp32")
     parser.add_argument("--steps", type=_positive_int, default=8, help="recursive steps (8)")
@@ -523,6 +526,84 @@ def _evaluate(args: argparse.Namespace) -> None:
     )
     print(paths["md"].read_text())
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
+# --- dream (chapter 06) ---
+
+
+@command
+def _dream_parser(subparsers: argparse._SubParsersAction) -> None:
+    from msgan_lib.runtime import PRECISIONS
+
+    parser = subparsers.add_parser(
+        "dream",
+        help="an action-conditioned model's frames under chosen actions, beside the emulator's",
+        description="From a window of a test video (the history's own transitions use the "
+        "recorded actions), predict --steps frames recursively with an action-conditioned "
+        "model under the actions --actions, and write into --out: dream/frame_NNNNNN.png, "
+        "dream.gif, dream.csv (Ms. Pac-Man's position per step) and dream.json. With "
+        "--emulator (videos of record-pacman) the Atari emulator, restored at the last "
+        "history frame, plays the same actions: emulator/frame_NNNNNN.png, a side-by-side "
+        "GIF (dream | emulator), and per step the position error and the moving-pixel PSNR "
+        "of the dream against the emulator.",
+    )
+    parser.add_argument(
+        "-p", "--path", required=True, metavar="WEIGHTS", help="action model: weights or run"
+    )
+    parser.add_argument(
+        "--test-dir", default="data/images/test", help="test videos (default: data/images/test)"
+    )
+    parser.add_argument(
+        "--actions",
+        required=True,
+        metavar="SEQ",
+        help="comma-separated ALE action names, NAME*K repeating one K times, any case "
+        "(e.g. LEFT*8,UP*8); one per predicted frame",
+    )
+    parser.add_argument(
+        "--steps", type=_positive_int, help="frames to dream (default: one per action)"
+    )
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--video", help="test video: a name in --test-dir (default: the first)")
+    parser.add_argument(
+        "--start",
+        type=_non_negative_int,
+        help="index of the first history frame in the video (default: 0)",
+    )
+    parser.add_argument(
+        "--emulator", action="store_true", help="compare with the emulator playing the actions"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier dream")
+    parser.add_argument(
+        "-g", "--gpu", type=int, default=-1, help="CUDA device index; -1 = CPU (default)"
+    )
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="fp32", help="model arithmetic (fp32)"
+    )
+    parser.add_argument("--threads", type=_positive_int, help="CPU threads (default: all cores)")
+    parser.set_defaults(handler=_dream)
+
+
+def _dream(args: argparse.Namespace) -> None:
+    from msgan_lib.dream import dream_summary, run_dream
+
+    result, paths = run_dream(
+        args.path,
+        test_dir=args.test_dir,
+        actions=args.actions,
+        steps=args.steps,
+        out=args.out,
+        video=args.video,
+        start=args.start,
+        emulator=args.emulator,
+        overwrite=args.overwrite,
+        device=_inference_device(args),
+        precision=args.precision,
+    )
+    last = result.start + len(result.history) - 1
+    print(f"history: {result.video}, frames {result.start} to {last}")
+    print(dream_summary(result))
+    print(f"wrote {args.out}/: {', '.join(p.name for p in paths.values())}")
 
 
 # --- demo (README's main job) ---
