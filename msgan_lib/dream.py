@@ -56,9 +56,13 @@ PACMAN_COLOUR = (210, 164, 74)
 MAZE_ROWS = 172  # rows 0..171 of a 210-row frame: the maze; below: lives, fruit, score
 # A pixel counts as her colour with weight 1 - distance / tolerance (RGB distance). The
 # nearest maze colour is the orange ghost's (180, 122, 48), 58 away; the nearest blend of
-# two maze colours that blur can make (orange ghost and wall, 41% wall) is 48 away.
+# two maze colours that blur can make is orange ghost and wall (41% wall), 48 away, except
+# orange ghost and a flashing frightened ghost's white (214, 214, 214), 33 away, which are
+# rarely side by side.
 COLOUR_TOLERANCE = 40.0
-MIN_WEIGHT = 8.0  # her sprite covers 31 to 60 pixels: less total weight is "not visible"
+# Her sprite covers 24 to 100 pixels of a recorded frame (more where a stored frame merges
+# her at two positions): less total weight than this is "not visible".
+MIN_WEIGHT = 8.0
 
 
 def pacman_weights(frame: np.ndarray) -> np.ndarray:

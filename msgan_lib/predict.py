@@ -171,8 +171,8 @@ def recorded_actions(video_dir: str | os.PathLike[str], start: int, count: int) 
         )
     if start < 0 or start + count > len(actions):
         raise MsganError(
-            f"{video_dir}/actions.csv holds {len(actions)} transitions, but the window from "
-            f"frame {start} needs {count}; pick an earlier start or re-record the video"
+            f"{video_dir}/actions.csv holds {len(actions)} transitions, but frames {start} to "
+            f"{start + count} need {count}; re-record the video with msgan record-pacman"
         )
     return actions[start : start + count]
 

@@ -328,6 +328,13 @@ def test_cli_dream_errors_are_one_line(
         error = capsys.readouterr().err.strip()
         assert message in error and error.startswith("msgan dream: error:"), error
         assert len(error.splitlines()) == 1 and not out.exists()
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory")
+    argv = ["dream", "-p", str(weights["action"]), "--test-dir", str(recorded)]
+    assert main([*argv, "--out", str(taken), "--actions", "UP"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and str(taken) in error
+    assert taken.read_text() == "not a directory"
 
 
 def test_dream_api_without_the_emulator(video: Path, names: tuple[str, ...]) -> None:
