@@ -307,8 +307,10 @@ for function in (action_one_hot, _stack_with_biases, Generator.forward):
 
 # %% [markdown]
 # Oh et al. (2015) let the action multiply encoded features (a factored transformation);
-# the bias here is the additive, cheaper cousin: a few thousand weights on top of a
-# generator trained without actions.
+# the bias here is the additive, cheaper cousin: a small share of the weights (printed
+# below) on top of a generator that was trained without actions. Which of the $T$ action
+# slots the training leaned on shows in how far $V$ varies across the actions in each
+# slot's columns.
 
 # %%
 action_weights = sum(p.numel() for p in action_model.action_biases.parameters())
