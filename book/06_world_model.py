@@ -450,11 +450,6 @@ dreams = {
 l2_predictor = Predictor(l2_model, precision="fp32")
 
 
-def px(value: float) -> str:
-    """A median position error for the reader: pixels, or "lost"."""
-    return "lost" if np.isinf(value) else f"{value:.1f} px"
-
-
 errors = {name_action: [], name_l2: [], "stays put": []}  # per dream: (N,) pixels, NaN: lost
 for (_, _, d), result in dreams.items():
     if d == directions[0]:  # the control ignores the actions: one prediction per start
@@ -473,6 +468,16 @@ errors = {name: np.array(rows) for name, rows in errors.items()}  # (dreams, N)
 # lost in more than half of the dreams.
 median = {name: np.median(np.nan_to_num(e, nan=np.inf), axis=0) for name, e in errors.items()}
 lost = {name: np.isnan(e).mean(axis=0) for name, e in errors.items()}
+
+
+def px(name: str, step: int) -> str:
+    """``name``'s median position error at ``step`` (from 1) and how often she was lost."""
+    value, share = median[name][step - 1], lost[name][step - 1]
+    if np.isinf(value):
+        return f"lost in {share:.0%} of the dreams"
+    return f"{value:.1f} px" + (f" (lost in {share:.0%})" if share else "")
+
+
 took["dreams"] = time.process_time() - started
 print(
     f"{len(dreams)} dreams ({len(chosen)} starts x {', '.join(directions)}), "
@@ -481,9 +486,7 @@ print(
 for step in range(dream_steps):
     print(
         f"step {step + 1:2d}: median position error "
-        + ", ".join(
-            f"{name} {px(m[step])} ({lost[name][step]:.0%} lost)" for name, m in median.items()
-        )
+        + ", ".join(f"{name} {px(name, step + 1)}" for name in median)
     )
 print(dream_summary(next(iter(dreams.values()))))
 
@@ -758,9 +761,8 @@ display(
         f"{name_l2} {gap_l2:+.2f} dB on average at steps 4-{min(8, curve_steps)}; above "
         f"`last_input` at {above_copy} of {len(psnr['last_input'][early])} steps.\n"
         f"- Ms. Pac-Man against the emulator at step {dream_steps}, median error: "
-        f"{name_action} {px(median[name_action][-1])} (lost in "
-        f"{lost[name_action][-1]:.0%} of the dreams), {name_l2} {px(median[name_l2][-1])} "
-        f"(lost in {lost[name_l2][-1]:.0%}), staying put {px(median['stays put'][-1])}.\n"
+        f"{name_action} {px(name_action, dream_steps)}, {name_l2} "
+        f"{px(name_l2, dream_steps)}, staying put {px('stays put', dream_steps)}.\n"
         f"- LEFT against RIGHT: the right way at {agree} of {len(moving_apart)} starts where "
         "the emulator's two futures differ."
     )
@@ -780,7 +782,7 @@ targets = [
     ),
     (
         f"median position error at step {target_step}: 4 px or less",
-        f"{px(error_at)} (lost in {lost[name_action][target_step - 1]:.0%} of the dreams)",
+        px(name_action, target_step),
         error_at <= 4.0,
     ),
     (
