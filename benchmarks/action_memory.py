@@ -4,9 +4,10 @@ An action-conditioned generator reads the actions of its history window (``T`` o
 the last one making the predicted frame). If the game applied every joystick input at
 once, only the last action would matter; if it remembers an input until it can be obeyed
 (Ms. Pac-Man turns at the next junction of the maze), older actions matter too. This
-script measures it: from random stored frames of recorded episodes it plays two branches
-in the emulator, a *tap* (one direction for one stored frame, then NOOP) and a *baseline*
-(NOOP throughout), and records the first stored frame at which the branches differ.
+script measures it with :func:`msgan_lib.pacman.tap_delay`: from random stored frames of
+recorded episodes it plays two branches in the emulator, a *tap* (one direction for one
+stored frame, then NOOP) and a *baseline* (NOOP throughout), and records the first stored
+frame at which the branches differ.
 A difference at frame 1 means the action acted at once; at frame k > 1, an action k - 1
 frames in the past still changed the frame, so a model needs at least k actions to
 predict it.
@@ -25,23 +26,7 @@ import numpy as np
 
 from msgan_lib.fileio import MsganError
 from msgan_lib.frames import list_frames, list_videos
-from msgan_lib.pacman import restore_emulator
-
-DIRECTIONS = ("UP", "RIGHT", "LEFT", "DOWN")
-
-
-def first_difference(video: str, frame: int, direction: str, horizon: int) -> int | None:
-    """Stored frames after ``frame`` until a one-frame tap of ``direction`` (then NOOP)
-    changes the picture against NOOP throughout (1 = at once); ``None`` if not within
-    ``horizon`` frames."""
-    emulator = restore_emulator(video, frame)
-    start = emulator.ale.cloneState()
-    base = [emulator.step("NOOP") for _ in range(horizon)]
-    emulator.ale.restoreState(start)
-    for k in range(1, horizon + 1):
-        if not np.array_equal(emulator.step(direction if k == 1 else "NOOP"), base[k - 1]):
-            return k
-    return None
+from msgan_lib.pacman import TAP_DIRECTIONS, tap_delay
 
 
 def main() -> None:
@@ -59,8 +44,8 @@ def main() -> None:
     for _ in range(args.points):
         video, length = videos[rng.integers(len(videos))]
         frame = int(rng.integers(1, length - args.horizon))
-        direction = DIRECTIONS[rng.integers(len(DIRECTIONS))]
-        delay = first_difference(video, frame, direction, args.horizon)
+        direction = TAP_DIRECTIONS[rng.integers(len(TAP_DIRECTIONS))]
+        delay = tap_delay(video, frame, direction, args.horizon)
         delays.append(np.inf if delay is None else delay)
     delay_array = np.array(delays)
     seen = np.isfinite(delay_array)

@@ -46,7 +46,7 @@ weights_path = "../weights/pacman-small-action.safetensors"  # the shipped actio
 l2_weights_path = "../weights/pacman-small-l2.safetensors"  # its unconditioned control
 run_root = "../runs/book/06_world_model"  # quick runs and this chapter's outputs
 quick_train_steps = 60  # full run: the shipped weights (a quick run only without them)
-memory_points = 20  # full run: 400 (as benchmarks/action_memory.py was run)
+memory_points = 20  # full run: 300 (as benchmarks/action_memory.py was run)
 memory_horizon = 8  # full run: 16
 curve_steps = 8  # full run: 32
 eval_windows = 2  # full run: 64
@@ -59,7 +59,6 @@ seed = 0
 
 # %%
 import dataclasses
-import importlib.util
 import inspect
 import time
 from pathlib import Path
@@ -88,8 +87,8 @@ from msgan_lib.dream import (
 from msgan_lib.evaluate import evaluate_models, evaluation_windows
 from msgan_lib.fileio import MsganError
 from msgan_lib.frames import frames_to_model, list_frames, list_videos, load_video, read_frame
-from msgan_lib.model import Generator, _stack_with_biases, action_one_hot
-from msgan_lib.pacman import read_actions, restore_emulator
+from msgan_lib.model import Generator, action_one_hot, stack_with_biases
+from msgan_lib.pacman import TAP_DIRECTIONS, read_actions, restore_emulator, tap_delay
 from msgan_lib.predict import Predictor, encode_actions, model_to_frames, moving_starts
 from msgan_lib.train import resolve_run, train
 
@@ -302,7 +301,7 @@ fig = viz.image_grid(
 # holds the $V_{k,l}$ of scale $k$:
 
 # %% tags=["hide-input"]
-for function in (action_one_hot, _stack_with_biases, Generator.forward):
+for function in (action_one_hot, stack_with_biases, Generator.forward):
     display(Code(inspect.getsource(function), language="python"))
 
 # %% [markdown]
@@ -338,14 +337,11 @@ for t, share in enumerate(slot_share, start=1):
 # would shape the frame too, and a window of $T$ actions might not be enough.
 # `benchmarks/action_memory.py` measures it in the emulator: from a recorded frame it
 # plays a **tap** (one direction for one stored frame, then NOOP) and NOOP throughout,
-# and finds the first frame at which the two branches differ. Here a FAST run of it, with
-# its own function:
+# and finds the first frame at which the two branches differ (`msgan_lib.pacman.tap_delay`).
+# Here a FAST run of it:
 
 # %% tags=["hide-input"]
-spec = importlib.util.spec_from_file_location("action_memory", "../benchmarks/action_memory.py")
-action_memory = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(action_memory)
-display(Code(inspect.getsource(action_memory.first_difference), language="python"))
+display(Code(inspect.getsource(tap_delay), language="python"))
 
 # %%
 started = time.process_time()
@@ -355,8 +351,8 @@ delays = []
 for _ in range(memory_points):
     video, length = videos[rng.integers(len(videos))]
     frame = int(rng.integers(1, length - memory_horizon))
-    direction = action_memory.DIRECTIONS[rng.integers(len(action_memory.DIRECTIONS))]
-    delay = action_memory.first_difference(video, frame, direction, memory_horizon)
+    direction = TAP_DIRECTIONS[rng.integers(len(TAP_DIRECTIONS))]
+    delay = tap_delay(video, frame, direction, memory_horizon)
     delays.append(np.inf if delay is None else delay)
 delays = np.array(delays)
 effects = delays[np.isfinite(delays)]

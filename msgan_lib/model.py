@@ -231,7 +231,7 @@ def conv_stack(
     return nn.Sequential(*layers)
 
 
-def _stack_with_biases(
+def stack_with_biases(
     net: nn.Sequential, x: torch.Tensor, biases: list[torch.Tensor]
 ) -> torch.Tensor:
     """Run a :func:`conv_stack` adding ``biases[l]`` ``(B, C_l)`` to hidden layer l's maps
@@ -309,7 +309,7 @@ class Generator(nn.Module):
                 out = net(x)  # (B, 3, h_k, w_k)
             else:
                 biases = [w(code).to(x.dtype) for w in self.action_biases[k]]  # (B, C_l) each
-                out = _stack_with_biases(net, x, biases)
+                out = stack_with_biases(net, x, biases)
             y_k = torch.tanh(out if up is None else up + out)
             previous = y_k
             if self.config.residual_on_last_input:

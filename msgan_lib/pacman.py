@@ -301,6 +301,31 @@ def restore_emulator(video_dir: str | os.PathLike[str], frame: int) -> PacmanEmu
     return emulator
 
 
+TAP_DIRECTIONS = ("UP", "RIGHT", "LEFT", "DOWN")
+
+
+def tap_delay(
+    video_dir: str | os.PathLike[str], frame: int, direction: str, horizon: int
+) -> int | None:
+    """Stored frames after ``frame`` until a one-frame tap changes the picture.
+
+    From stored frame ``frame`` (1-based) of a recorded video, two branches play in the
+    emulator: a *tap* (``direction`` for one stored frame, then NOOP) and NOOP throughout.
+    Returns the first frame at which they differ (1: the very next one), or ``None`` if
+    they agree for ``horizon`` frames. A delay of k means an action k - 1 frames in the
+    past still changed the frame: how many past actions an action model must read
+    (``benchmarks/action_memory.py``, chapter 06).
+    """
+    emulator = restore_emulator(video_dir, frame)
+    start = emulator.ale.cloneState()
+    base = [emulator.step("NOOP") for _ in range(horizon)]
+    emulator.ale.restoreState(start)
+    for k in range(1, horizon + 1):
+        if not np.array_equal(emulator.step(direction if k == 1 else "NOOP"), base[k - 1]):
+            return k
+    return None
+
+
 def _record_episode(task: tuple[int, str, int, Path, RecordConfig]) -> int:
     seed, split, episode_index, video_dir, config = task
     video_dir.mkdir()
