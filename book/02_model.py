@@ -53,12 +53,14 @@ seed = 0
 # %%
 import dataclasses
 import inspect
+import os
 import time
 
 import numpy as np
 import torch
 from IPython.display import Code, Markdown, display
 
+from msgan_lib.checkpoint import latest_checkpoint
 from msgan_lib.clips import ClipDataset, ensure_sample_data
 from msgan_lib.config import LossConfig, TrainConfig, preset
 from msgan_lib.fileio import MsganError
@@ -76,7 +78,7 @@ from msgan_lib.motion import motion_score_map
 from msgan_lib.train import train
 from msgan_lib.viz import scale_costs, scale_grid
 
-chapter_start = time.perf_counter()
+chapter_start, cpu_start = time.perf_counter(), os.times()  # wall clock; CPU time
 torch.manual_seed(seed)
 # Chapter 01 makes this data; whatever is missing is made here with its FAST sizes.
 paths = ensure_sample_data(data_root, seed=seed)
@@ -168,10 +170,12 @@ print(generator.scales[-1])
 print("input channels per scale:", [net[0].in_channels for net in generator.scales])
 
 # %% [markdown]
-# And here is `Generator.forward`, read from the library: `downsample` is $d_k$,
-# `upsample` is $u_k$, `net` is $G'_k$, and the line `torch.tanh(up + net(torch.cat([x_k,
-# up], dim=1)))` is the third line of the equation. (The padding and cropping are the next
-# section; `residual_on_last_input` the one after.)
+# And here is `Generator.forward`, read from the library: `x_k = downsample(...)` is
+# $X_k = d_k(X)$, `up = upsample(previous)` is $u_k(\hat Y_{k-1})$, `net` is $G'_k$ (fed
+# `x_k` and `up` concatenated), and `y_k` adds `up` to the network's output `out` before
+# the tanh: the third line of the equation. (The padding and cropping are the next section,
+# `residual_on_last_input` the one after; the `actions` argument, for models conditioned
+# on the player's actions, is an option beyond the paper, off in every preset.)
 
 # %% tags=["hide-input"]
 display(Code(inspect.getsource(Generator.forward), language="python"))
@@ -399,14 +403,17 @@ train_config = TrainConfig(
     log_every=max(1, fit_steps // 20),
     loss=LossConfig(p=p),
 )
-fits = {}
+fits, fit_cpu, trained_here = {}, {}, {}
 for name, cfg, out in (
     ("fitted", config, run_dir),
     ("fitted, residual on last input", residual_config, f"{run_dir}_residual"),
 ):
+    trained_here[name] = latest_checkpoint(out) is None  # else loaded (or resumed)
+    fit_start = time.process_time()  # CPU seconds of this process, all its threads
     result = train(
         clips_dir, out, cfg, train_config, resume=True, threads=threads or None, progress=False
     )
+    fit_cpu[name] = time.process_time() - fit_start
     fits[name] = result.generator
     first, last = result.records[0], result.records[-1]
     print(
@@ -560,7 +567,34 @@ print("checks passed")
 #
 # The two fits and the discriminator probe take most of the time. Finished fits are loaded
 # on a re-run with the same parameters, so a re-run is faster than a first run.
+#
+# The full-run parameters were not run to the end here; this is an estimate from measured
+# rates. With `preset_name = "small"` and batch 32, one fit step costs about 1 CPU-second
+# (0.94 for the paper's pyramid, 1.03 with `residual_on_last_input`, measured on one
+# thread), so the two 5,000-step fits take about 165 CPU-minutes, and the 600-step
+# discriminator probe about 5 more (0.49 CPU-seconds a step): about 3 CPU-hours, or one and
+# a half to three hours on an idle 2-core machine. Measured from scratch, the full
+# parameters with `fit_steps = 100` took 70 minutes and 22 CPU-minutes while training runs
+# kept both cores busy (this chapter niced below them); on the busy cores the probe's two
+# threads cost three to four times the CPU time that one thread does. The cell below prints
+# this run's wall-clock and CPU time and, when it trained its fits, their rate per step.
 
 # %%
 chapter_seconds = time.perf_counter() - chapter_start
-print(f"this run: {chapter_seconds:.0f} s for the chapter ({fit_steps} fit steps per model)")
+cpu_end = os.times()
+chapter_cpu = sum(  # this kernel's CPU time and that of its finished child processes
+    getattr(cpu_end, f) - getattr(cpu_start, f)
+    for f in ("user", "system", "children_user", "children_system")
+)
+print(
+    f"this run: {chapter_seconds:.0f} s for the chapter, {chapter_cpu:.0f} CPU-seconds "
+    f"({fit_steps} fit steps per model)"
+)
+full_fit_steps = 5_000  # fit_steps of the full run (the parameters cell)
+if all(trained_here.values()):
+    per_step = sum(fit_cpu.values()) / (2 * fit_steps)
+    full_cpu = chapter_cpu + 2 * (full_fit_steps - fit_steps) * per_step
+    print(
+        f"the fits: {1000 * per_step:.0f} CPU-ms per step; with fit_steps = {full_fit_steps:,} "
+        f"and this run's other parameters, about {full_cpu / 60:.0f} CPU-minutes (an estimate)"
+    )
