@@ -854,7 +854,7 @@ print(
     "CPU by section: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in took.items())
 )
 scale = {  # full run's work / this run's, per section
-    "memory": 400 / memory_points,  # a tap costs mostly its restore
+    "memory": 300 / memory_points,  # a tap costs mostly its restore
     "evaluation": 64 * 32 / (evaluation.windows * curve_steps),
     "starts": 64 / len(spread),
     "dreams": 16 * 4 * 16 / (len(dreams) * dream_steps),
