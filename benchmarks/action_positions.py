@@ -23,27 +23,19 @@ import numpy as np
 import torch
 
 from msgan_lib.checkpoint import load_models
-from msgan_lib.dream import pacman_position, position_error
-from msgan_lib.frames import PIXEL_SCALE, list_videos, load_frames
-from msgan_lib.pacman import read_actions, restore_emulator
-from msgan_lib.predict import Predictor
+from msgan_lib.dream import emulator_rollout, pacman_position, position_error, x_shift
+from msgan_lib.frames import frames_to_model, list_videos, load_frames
+from msgan_lib.pacman import read_actions
+from msgan_lib.predict import Predictor, encode_actions, model_to_frames
 
 
-def to_model(frames: np.ndarray) -> torch.Tensor:
-    """``(T, H, W, 3)`` uint8 -> ``(1, 3T, H, W)`` in [-1, 1]."""
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).reshape(1, -1, *frames.shape[1:3])
-    return x.float() / PIXEL_SCALE - 1.0
-
-
-def to_frames(predicted: torch.Tensor) -> np.ndarray:
-    """``(1, N, 3, H, W)`` in [-1, 1] -> ``(N, H, W, 3)`` uint8."""
-    x = ((predicted[0] + 1.0) * PIXEL_SCALE).round().clamp(0, 255).byte()
-    return x.permute(0, 2, 3, 1).numpy()
-
-
-def wrapped(dx: float, width: int) -> float:
-    """A horizontal shift taken the short way around the maze's side tunnels."""
-    return (dx + width / 2) % width - width / 2
+def forecast(
+    predictor: Predictor, history: torch.Tensor, steps: int, actions: list[str] | None
+) -> np.ndarray:
+    """``(steps, H, W, 3)`` uint8 frames predicted after ``history`` ``(1, 3T, H, W)``,
+    under ``actions`` (the window's ``T-1`` and one per step) for an action model."""
+    codes = None if actions is None else encode_actions([actions], predictor.config, "window")
+    return model_to_frames(predictor(history, steps, codes)[0])
 
 
 def main() -> None:
@@ -67,34 +59,41 @@ def main() -> None:
         for t in range(0, len(frames) - history - args.steps, args.every):
             if pacman_position(frames[t + history - 1]) is None:
                 continue
-            past = frames[t : t + history]
+            past = frames_to_model(frames[t : t + history]).reshape(1, -1, *frames.shape[1:3])
             truth = frames[t + history : t + history + args.steps]
             for name, predictor in predictors.items():
-                names = predictor.config.action_names
-                actions = None
-                if names:
-                    window = recorded[t : t + history - 1 + args.steps]
-                    actions = torch.tensor([[names.index(a) for a in window]])
-                dreamed = to_frames(predictor(to_model(past), args.steps, actions))
+                action_model = bool(predictor.config.action_names)
+                recorded_future = recorded[t : t + history - 1 + args.steps]
+                dreamed = forecast(
+                    predictor, past, args.steps, recorded_future if action_model else None
+                )
                 errors[name].append(
                     [
                         position_error(pacman_position(d), pacman_position(f), width)
                         for d, f in zip(dreamed, truth, strict=True)
                     ]
                 )
-                if names:
-                    xs = {}
-                    for direction in ("LEFT", "RIGHT"):
-                        steer = recorded[t : t + history - 1] + [direction] * args.steps
-                        steer_ids = torch.tensor([[names.index(a) for a in steer]])
-                        last = to_frames(predictor(to_model(past), args.steps, steer_ids))[-1]
-                        emulator = restore_emulator(video, t + history)  # 1-based: last input
-                        true_last = [emulator.step(direction) for _ in range(args.steps)][-1]
-                        xs[direction] = (pacman_position(true_last), pacman_position(last))
-                    if all(p is not None for pair in xs.values() for p in pair):
-                        true_dx = xs["RIGHT"][0][1] - xs["LEFT"][0][1]
-                        dream_dx = xs["RIGHT"][1][1] - xs["LEFT"][1][1]
-                        shifts.append((wrapped(true_dx, width), wrapped(dream_dx, width)))
+                if not action_model:
+                    continue
+                ends = {}  # direction -> (the emulator's last frame, the dream's)
+                for direction in ("LEFT", "RIGHT"):
+                    steered = recorded[t : t + history - 1] + [direction] * args.steps
+                    true_last = emulator_rollout(video, t + history - 1, [direction] * args.steps)
+                    ends[direction] = (
+                        pacman_position(true_last[-1]),
+                        pacman_position(forecast(predictor, past, args.steps, steered)[-1]),
+                    )
+                if all(p is not None for pair in ends.values() for p in pair):
+                    (true_right, dream_right), (true_left, dream_left) = (
+                        ends["RIGHT"],
+                        ends["LEFT"],
+                    )
+                    shifts.append(
+                        (
+                            x_shift(true_right, true_left, width),
+                            x_shift(dream_right, dream_left, width),
+                        )
+                    )
     print(f"{len(next(iter(errors.values())))} windows, {args.steps} steps")
     print(
         "| model | "

@@ -83,6 +83,7 @@ from msgan_lib.dream import (
     position_error,
     require_action_model,
     write_dream,
+    x_shift,
 )
 from msgan_lib.evaluate import evaluate_models, evaluation_windows
 from msgan_lib.fileio import MsganError
@@ -519,16 +520,11 @@ fig.tight_layout()
 
 
 # %%
-def x_shift(right: np.ndarray, left: np.ndarray) -> float:
-    """Signed horizontal distance from LEFT's to RIGHT's Ms. Pac-Man, around the tunnels."""
-    return float((right[1] - left[1] + width / 2) % width - width / 2)
-
-
 shifts = []  # (start, emulator's RIGHT - LEFT x, the dream's), pixels at the last step
 for video, start in chosen:
     left, right = dreams[video, start, "LEFT"], dreams[video, start, "RIGHT"]
-    true_shift = x_shift(right.emulator_positions[-1], left.emulator_positions[-1])
-    dream_shift = x_shift(right.positions[-1], left.positions[-1])
+    true_shift = x_shift(right.emulator_positions[-1], left.emulator_positions[-1], width)
+    dream_shift = x_shift(right.positions[-1], left.positions[-1], width)
     shifts.append((f"{video.name}/{start}", true_shift, dream_shift))
     print(
         f"{video.name} from frame {start}: RIGHT - LEFT after {dream_steps} steps: "

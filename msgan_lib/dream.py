@@ -116,6 +116,14 @@ def position_error(
     return math.hypot(a[0] - b[0], min(dx, width - dx))
 
 
+def x_shift(
+    a: tuple[float, float] | np.ndarray, b: tuple[float, float] | np.ndarray, width: int
+) -> float:
+    """Signed horizontal distance from position ``b`` to position ``a`` (``a``'s x minus
+    ``b``'s), taken the short way around the tunnels of a ``width``-wide maze."""
+    return float((a[1] - b[1] + width / 2) % width - width / 2)
+
+
 # --- actions ---
 
 _REPEAT = re.compile(r"^([A-Za-z]+)\s*(?:\*\s*(\d+))?$")
