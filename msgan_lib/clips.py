@@ -1,13 +1,14 @@
 """Training clips: shards on disk, ``process_data`` and :class:`ClipDataset` (chapter 01).
 
-``process_data`` cuts clips of ``history + 1`` frames from the videos with the motion rule
+``process_data`` cuts clips of ``history + future`` frames (the paper's 4+1, or 4+K for
+training through the recursion, ``DataConfig.future``) from the videos with the motion rule
 of :mod:`msgan_lib.motion` and stores them as shards: a ``.npy`` byte array holding an
-int64 offset table followed by one zlib stream per clip (uint8, ``(history+1, 3, crop,
+int64 offset table followed by one zlib stream per clip (uint8, ``(history+future, 3, crop,
 crop)``), so :class:`ClipDataset` reads any clip at random by memory-mapping the shard. A
 ``manifest.json`` records count, shapes, seed, source, content digest and motion
 statistics. Videos recorded by ``record-pacman`` come with ``actions.csv``; when every
 video has one, each shard gets a companion ``shard_NNNNNN.actions.npy``, uint8 ``(N,
-history)``: the actions that led from each clip's first frame to its last, as indices
+history+future-1)``: the actions that led from each clip's first frame to its last, as indices
 into the manifest's ``actions.names`` (the model's conditioning, ``ModelConfig.action_names``).
 Each video draws its clips from its own seeded stream, so the clips do not
 depend on the number of workers; the whole set appears at once when complete.
@@ -15,6 +16,7 @@ depend on the number of workers; the whole set appears at once when complete.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -68,14 +70,14 @@ class DataWarning(UserWarning):
 
 
 def encode_shard(
-    frames: np.ndarray, t: np.ndarray, y: np.ndarray, x: np.ndarray, history: int, crop: int
+    frames: np.ndarray, t: np.ndarray, y: np.ndarray, x: np.ndarray, length: int, crop: int
 ) -> np.ndarray:
-    """Cut clips ``frames[t:t+history+1, :, y:y+crop, x:x+crop]`` and pack them into a shard.
+    """Cut clips ``frames[t:t+length, :, y:y+crop, x:x+crop]`` and pack them into a shard.
 
     ``frames`` is the video channel-first, ``(T, 3, H, W)`` uint8, so that each clip's rows
     are copied in runs of ``crop`` bytes. The shard is a uint8 byte array: ``N + 1`` int64
     offsets, then one zlib stream per clip (bytes ``[offsets[i], offsets[i+1])``), each clip
-    stored as ``(history+1, 3, crop, crop)``, so one clip decodes without the rest. Clips
+    stored as ``(length, 3, crop, crop)``, so one clip decodes without the rest. Clips
     are cut in order of their window so that neighbouring cuts share frames in the CPU
     cache, and each is compressed straight from the frames, with no array of all clips in
     between.
@@ -84,7 +86,7 @@ def encode_shard(
     order = np.argsort(t, kind="stable")
     cuts = zip(order.tolist(), t[order].tolist(), y[order].tolist(), x[order].tolist(), strict=True)
     for i, a, b, c in cuts:
-        clip = frames[a : a + history + 1, :, b : b + crop, c : c + crop]  # (T+1, 3, crop, crop)
+        clip = frames[a : a + length, :, b : b + crop, c : c + crop]  # (T+K, 3, crop, crop)
         blobs[i] = zlib.compress(clip.tobytes(), CLIP_LEVEL)
     table = 8 * (len(blobs) + 1)
     offsets = np.cumsum([table, *map(len, blobs)], dtype="<i8")  # (N+1,)
@@ -115,20 +117,30 @@ def _draw_from_video(
     frames: np.ndarray, n: int, rng: np.random.Generator, config: DataConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`draw_crops` on channel-first ``frames`` ``(T, 3, H, W)``, scoring only the
-    crops tried."""
-    history, crop = config.history, config.crop_size
-    table = motion_table(frames, history, crop)
+    crops tried.
+
+    The motion rule scores every transition of the clip, ``history + future - 1`` of them,
+    against the threshold scaled by ``(history + future - 1) / history``: a clip of 4+K
+    frames must move as much per transition as the port's 4+1 clips, anywhere in the
+    frames the unrolled loss trains on (a sprite that only starts moving after the
+    history still counts). For ``future = 1`` this is the port's rule, unchanged.
+    """
+    crop, span = config.crop_size, config.clip_frames - 1  # transitions in a clip
+    table = motion_table(frames, span, crop)
     n_frames, _, height, width = frames.shape
-    shape = (n_frames - history, height - crop + 1, width - crop + 1)
+    shape = (n_frames - span, height - crop + 1, width - crop + 1)
+    scaled = dataclasses.replace(
+        config, motion_threshold=config.motion_threshold * span / config.history
+    )
     return draw_crops_by(
-        lambda t, y, x: table_scores(table, t, y, x, history, crop), shape, n, rng, config
+        lambda t, y, x: table_scores(table, t, y, x, span, crop), shape, n, rng, scaled
     )
 
 
 def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
     """Cut one video's clips and write its shards; returns per-shard statistics."""
     frames = load_frames(job.video_dir, channels_first=True)  # (T, 3, H, W)
-    crop, history = job.config.crop_size, job.config.history
+    crop, length = job.config.crop_size, job.config.clip_frames
     rng = np.random.default_rng(np.random.SeedSequence(job.seed, spawn_key=(job.video_index,)))
     t, y, x, reason, score = _draw_from_video(frames, job.n_clips, rng, job.config)
     transitions = _video_actions(job.video_dir, len(frames), job.action_names)  # (T-1,) or None
@@ -136,7 +148,7 @@ def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
     for name, count in job.shards:
         part = slice(start, start + count)
         start += count
-        data = encode_shard(frames, t[part], y[part], x[part], history, crop)
+        data = encode_shard(frames, t[part], y[part], x[part], length, crop)
         with atomic_path(job.out_dir / name) as tmp:
             np.save(tmp, data)
         result = {
@@ -149,8 +161,8 @@ def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
             "reasons": reason[part],
         }
         if transitions is not None:
-            # (count, history): the actions from each clip's first frame to its last
-            windows = transitions[t[part, None] + np.arange(history)]
+            # (count, length - 1): the actions from each clip's first frame to its last
+            windows = transitions[t[part, None] + np.arange(length - 1)]
             with atomic_path(job.out_dir / actions_file(name)) as tmp:
                 np.save(tmp, windows)
             result["actions_sha256"] = hashlib.sha256(windows.tobytes()).hexdigest()
@@ -229,7 +241,7 @@ def process_data(
     Clips are split across videos in proportion to their number of windows, so each window
     is equally likely (the port drew a video uniformly first, favouring short videos). Each
     video gets its own random stream from ``(seed, video index)``, so the clips do not
-    depend on ``workers``. Videos shorter than ``history + 1`` frames are skipped with a
+    depend on ``workers``. Videos shorter than ``history + future`` frames are skipped with a
     :class:`DataWarning`. An existing clip set is replaced only with ``overwrite`` (no
     silent appending: a second run with the same seed would add duplicates); the new set
     appears at once when complete. ``config`` defaults to :class:`DataConfig` (the paper's
@@ -241,12 +253,13 @@ def process_data(
         raise MsganError(f"shard size must be at least 1, got {shard_size}")
     config = config or DataConfig()
     clips_path, history, crop = Path(clips_dir), config.history, config.crop_size
+    length = config.clip_frames  # history + future frames per clip
     check_replaceable(clips_path, overwrite, _is_clip_set, "process-data")
 
     videos, lengths, short = [], [], []
     for video in list_videos(train_dir):
         files = list_frames(video)
-        if len(files) < history + 1:
+        if len(files) < length:
             short.append(video)
             continue
         height, width = frame_size(files[0])
@@ -259,16 +272,17 @@ def process_data(
         lengths.append(len(files))
     if short:
         message = (
-            f"skipped {len(short)} video(s) with fewer than {history + 1} frames "
-            f"(history {history} + 1), e.g. {short[0]}"
+            f"skipped {len(short)} video(s) with fewer than {length} frames "
+            f"(history {history} + future {config.future}), e.g. {short[0]}"
         )
         if not videos:
-            raise MsganError(f"no usable video in {train_dir}: {message}")
+            hint = "; choose a smaller --future" if config.future > 1 else ""
+            raise MsganError(f"no usable video in {train_dir}: {message}{hint}")
         warnings.warn(message, DataWarning, stacklevel=2)
 
     action_names, without_actions = collect_action_names(videos)
     start = time.perf_counter()
-    per_video = _split_counts(n_clips, [n - history for n in lengths])
+    per_video = _split_counts(n_clips, [n - length + 1 for n in lengths])
     jobs, shard_index = [], 0
     with atomic_dir(clips_path) as tmp:
         for index, (video, count) in enumerate(zip(videos, per_video, strict=True)):
@@ -328,9 +342,10 @@ def _manifest(
     return {
         "format": CLIPS_FORMAT,
         "count": int(len(scores)),
-        "clip_shape": [config.history + 1, 3, config.crop_size, config.crop_size],
+        "clip_shape": [config.clip_frames, 3, config.crop_size, config.crop_size],
         "dtype": "uint8",
         "history": config.history,
+        "future": config.future,
         "crop_size": config.crop_size,
         "seed": seed,
         "content_sha256": content,
@@ -341,6 +356,9 @@ def _manifest(
         },
         "motion": {
             "threshold": config.motion_threshold,
+            # the rule scores all history + future - 1 transitions of a clip against the
+            # threshold scaled by (history + future - 1) / history (see _draw_from_video)
+            "transitions_scored": config.clip_frames - 1,
             "keep_without_check": config.keep_without_check,
             "max_tries": config.max_tries,
             "counts": {
@@ -385,10 +403,12 @@ def read_manifest(clips_dir: str | os.PathLike[str]) -> dict[str, Any]:
 class ClipDataset(Dataset[torch.Tensor]):
     """Training clips of ``msgan process-data``, read at random from memory-mapped shards.
 
-    Item ``i`` is a float tensor in [-1, 1] shaped ``(3*(history+1), crop, crop)``: the
-    frames' RGB channels stacked oldest frame first, the last 3 channels being the frame to
-    predict. Shards are opened lazily in each process (DataLoader workers included) and
-    shared through the page cache, so memory stays small whatever the clip count.
+    Item ``i`` is a float tensor in [-1, 1] shaped ``(3*(history+future), crop, crop)``: the
+    frames' RGB channels stacked oldest frame first, the first ``3*history`` the input and
+    the ``future`` frames after them the frames to predict (one for the paper's 4+1 sets,
+    whose manifests, made before ``future`` existed, still load). Shards are opened lazily
+    in each process (DataLoader workers included) and shared through the page cache, so
+    memory stays small whatever the clip count.
     ``with_actions``: the clips' actions are wanted too (:meth:`actions`; the training feed
     then delivers them); a clip set cut from videos without ``actions.csv`` is refused.
     """
@@ -397,6 +417,9 @@ class ClipDataset(Dataset[torch.Tensor]):
         self.root = Path(clips_dir)
         self.manifest: dict[str, Any] = read_manifest(self.root)
         self.clip_shape: tuple[int, ...] = tuple(self.manifest["clip_shape"])
+        # Sets made before clips could hold several future frames are 4+1.
+        self.future: int = int(self.manifest.get("future", 1))
+        self.history: int = self.clip_shape[0] - self.future
         self.with_actions = with_actions
         actions = self.manifest.get("actions") or {}
         self.action_names: tuple[str, ...] = tuple(actions.get("names", ()))
@@ -437,7 +460,7 @@ class ClipDataset(Dataset[torch.Tensor]):
         return self._open[index]
 
     def clip(self, index: int) -> np.ndarray:
-        """Clip ``index`` as stored: uint8 ``(history+1, 3, crop, crop)``."""
+        """Clip ``index`` as stored: uint8 ``(history+future, 3, crop, crop)``."""
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"clip index {index} out of range for {n} clips")
@@ -447,7 +470,7 @@ class ClipDataset(Dataset[torch.Tensor]):
         return _decode_clip(self._shard(shard), local, self._counts[shard], self.clip_shape)
 
     def read_into(self, indices: Sequence[int], out: np.ndarray) -> np.ndarray:
-        """Decode clips ``indices`` into ``out``, uint8 ``(len(indices), history+1, 3, crop,
+        """Decode clips ``indices`` into ``out``, uint8 ``(len(indices), history+future, 3, crop,
         crop)`` (e.g. a view of pinned memory), and return it: the training feed's batch read.
         """
         n = len(self)
@@ -471,9 +494,10 @@ class ClipDataset(Dataset[torch.Tensor]):
         return self._actions[index]
 
     def actions(self, indices: Sequence[int]) -> np.ndarray:
-        """The actions of clips ``indices``, int64 ``(len(indices), history)``: entry ``j``
-        is the action (an index into ``action_names``) held while frame ``j`` of the clip
-        became frame ``j + 1``, the last one leading to the frame to predict."""
+        """The actions of clips ``indices``, int64 ``(len(indices), history+future-1)``:
+        entry ``j`` is the action (an index into ``action_names``) held while frame ``j`` of
+        the clip became frame ``j + 1``; predicting frame ``history + k`` reads entries
+        ``k .. k+history-1``."""
         if not self.action_names:
             raise MsganError(f"{self.root} holds clips without actions")
         n = len(self)
@@ -486,8 +510,8 @@ class ClipDataset(Dataset[torch.Tensor]):
         return out
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        clip = torch.from_numpy(self.clip(index).copy())  # (T+1, 3, crop, crop) uint8
-        clip = clip.reshape(-1, *clip.shape[2:])  # (3*(T+1), crop, crop), oldest first
+        clip = torch.from_numpy(self.clip(index).copy())  # (T+K, 3, crop, crop) uint8
+        clip = clip.reshape(-1, *clip.shape[2:])  # (3*(T+K), crop, crop), oldest first
         return clip.float() / PIXEL_SCALE - 1.0
 
 

@@ -49,6 +49,7 @@ def _is_number(value: Any, low: float, *, above: bool = False) -> bool:
 
 
 D_DESIGNS: tuple[str, ...] = ("paper", "patch")
+D_JUDGES: tuple[str, ...] = ("all", "one")
 # The paper's SGD schedule (section 3) and our Adam rates, applied when an optimiser is chosen.
 OPTIMIZER_RATES: dict[str, dict[str, float]] = {
     "adam": {"lr_g": 4e-5, "lr_g_final": 4e-5, "lr_d": 4e-5},
@@ -87,6 +88,9 @@ class DataConfig:
     """How training clips are cut from videos (the Chainer port's process_data.py)."""
 
     history: int = flag(4, "input frames")  # paper: 4 input frames
+    # ours: frames to predict per clip; K > 1 serves training through the recursion
+    # (``TrainConfig.unroll``). The paper's clips hold history + 1 frames.
+    future: int = flag(1, "frames after the history in each clip (K of 4+K; --unroll needs K)")
     crop_size: int = flag(32, "side of the square crops")  # paper: 32x32 training crops
     # Chainer port: summed squared frame difference on [-1, 1]
     motion_threshold: float = flag(100.0, "motion score a crop must exceed")
@@ -97,7 +101,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         """Refuse values ``process-data`` cannot use, naming the field."""
-        for name in ("history", "crop_size", "max_tries"):
+        for name in ("history", "future", "crop_size", "max_tries"):
             value = getattr(self, name)
             _require(_is_int(value, 1), "data", name, value, "an integer >= 1")
         value = self.motion_threshold
@@ -106,6 +110,11 @@ class DataConfig:
         _require(
             _is_number(value, 0) and value <= 1, "data", "keep_without_check", value, "in [0, 1]"
         )
+
+    @property
+    def clip_frames(self) -> int:
+        """Frames per clip: the history, then the ``future`` frames to predict."""
+        return self.history + self.future
 
 
 @dataclass(frozen=True)
@@ -352,6 +361,20 @@ class TrainConfig:
     # own rate, decayed like lr_g (see msgan_lib.model)
     lr_actions: float = flag(1e-3, "learning rate of the generator's action weights")
     adam_betas: tuple[float, float] = (0.5, 0.999)  # ours: the usual GAN momentum (DCGAN)
+    # ours (Oh et al. 2015 trained their Atari predictor this way): the generator predicts
+    # ``unroll`` frames recursively from the true history, each fed back as input, and the
+    # loss is the mean over them; needs clips with that many future frames (--future).
+    unroll: int = flag(1, "frames predicted recursively per clip and trained on (1: the paper)")
+    # ours: a curriculum "DEPTH:STEP,...", e.g. "1:0,2:2000,4:6000" (unroll 1 from step 0,
+    # 2 from step 2,000, 4 from 6,000); replaces ``unroll`` when given
+    unroll_schedule: str = flag("", 'unroll depth by step, "1:0,2:2000,4:6000"')
+    # ours: cut the gradient between recursive steps (each step then trains as a one-step
+    # model fed its own earlier outputs); chapter 4 compares it with the full gradient
+    unroll_stop_gradient: bool = flag(False, "no gradient through the fed-back predictions")
+    # ours: with unroll > 1 the discriminator judges every unrolled step ("all") or one
+    # random step per clip ("one"); see msgan_lib.step
+    d_judges: str = flag("all", "unrolled steps the discriminator judges", choices=D_JUDGES)
+    grad_clip: float = flag(0.0, "clip the generator's gradient norm to this (0: off)")  # ours
     seed: int = flag(0, "weights, data order and held-out clips")  # ours
     checkpoint_every: int = flag(500, "steps between checkpoints (0: only at the end)")  # ours
     # ours: the last K checkpoints are kept, plus every milestone_every-th step
@@ -382,6 +405,11 @@ class TrainConfig:
         "seed",
         "sample_clips",
         "probe_clips",
+        "unroll",
+        "unroll_schedule",
+        "unroll_stop_gradient",
+        "d_judges",
+        "grad_clip",
         "loss",
     )
 
@@ -411,6 +439,35 @@ class TrainConfig:
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise MsganError(f"train config: {name} = {value!r} must be a number > 0")
 
+        _require(_is_int(self.unroll, 1), "train", "unroll", self.unroll, "an integer >= 1")
+        _require(
+            _is_number(self.grad_clip, 0), "train", "grad_clip", self.grad_clip, "a number >= 0"
+        )
+        if self.d_judges not in D_JUDGES:
+            raise MsganError(
+                f"train config: d_judges {self.d_judges!r} is not one of {', '.join(D_JUDGES)}"
+            )
+        schedule = parse_unroll_schedule(self.unroll_schedule)
+        if schedule and self.unroll != 1:
+            raise MsganError(
+                f"train config: unroll = {self.unroll} and unroll_schedule = "
+                f"{self.unroll_schedule!r} both set: give one (the schedule names every depth)"
+            )
+
+    @property
+    def max_unroll(self) -> int:
+        """The deepest unroll of the run: the clips need this many future frames."""
+        schedule = parse_unroll_schedule(self.unroll_schedule)
+        return max(depth for depth, _ in schedule) if schedule else self.unroll
+
+    def unroll_at(self, step: int) -> int:
+        """The unroll depth of training step ``step`` (0-based): a pure function of the
+        step, so a resumed run continues the curriculum exactly."""
+        schedule = parse_unroll_schedule(self.unroll_schedule)
+        if not schedule:
+            return self.unroll
+        return [depth for depth, start in schedule if start <= step][-1]
+
     @classmethod
     def with_optimizer(cls, optimizer: str, **overrides: Any) -> TrainConfig:
         """A config using ``optimizer`` with its learning rates (the paper's for ``"sgd"``).
@@ -437,6 +494,28 @@ class TrainConfig:
         if "adam_betas" in values:
             values["adam_betas"] = tuple(values["adam_betas"])
         return cls(**values)
+
+
+def parse_unroll_schedule(text: str) -> list[tuple[int, int]]:
+    """``"1:0,2:2000,4:6000"`` -> ``[(1, 0), (2, 2000), (4, 6000)]`` (depth, first step).
+
+    Empty text is no schedule. Refuses, in one line, anything but ``DEPTH:STEP`` pairs with
+    depths >= 1 and steps that start at 0 and increase.
+    """
+    if not text.strip():
+        return []
+    rule = 'pairs DEPTH:STEP such as "1:0,2:2000,4:6000" (depths >= 1, steps from 0, rising)'
+    pairs = []
+    for part in text.split(","):
+        depth, sep, start = part.strip().partition(":")
+        if not (sep and depth.strip().isdigit() and start.strip().isdigit()):
+            raise MsganError(f"train config: unroll_schedule = {text!r} must be {rule}")
+        pairs.append((int(depth), int(start)))
+    starts = [start for _, start in pairs]
+    rising = all(b > a for a, b in zip(starts, starts[1:], strict=False))
+    if starts[0] != 0 or not rising or min(depth for depth, _ in pairs) < 1:
+        raise MsganError(f"train config: unroll_schedule = {text!r} must be {rule}")
+    return pairs
 
 
 _PRESETS: dict[str, dict[str, Any]] = {

@@ -33,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from msgan_lib import checkpoint as ckpt
 from msgan_lib.config import ModelConfig, TrainConfig
+from msgan_lib.fileio import MsganError
 from msgan_lib.frames import PIXEL_SCALE
 from msgan_lib.losses import d_adversarial_loss, generator_loss, scale_targets
 from msgan_lib.model import Discriminator, Generator, model_summary
@@ -122,41 +123,103 @@ class TrainStep:
     def split(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Split a batch into history, next frame and actions, on the device.
 
-        ``batch``: clips ``(B, 3(T+1), H, W)``, or for an action model the pair ``(clips,
-        actions)`` with actions ``(B, T)`` (see :mod:`msgan_lib.feed`). Clips are floats in
-        [-1, 1] or, as the feed delivers them, uint8 frames, which become ``x / 127.5 - 1``
-        on the device (a quarter of the bytes to copy). Returns ``(history, target,
-        actions)``, ``actions`` ``None`` for clips alone.
+        ``batch``: clips ``(B, 3(T+K), H, W)``, or for an action model the pair ``(clips,
+        actions)`` with actions ``(B, T+K-1)`` (see :mod:`msgan_lib.feed`). Clips are
+        floats in [-1, 1] or, as the feed delivers them, uint8 frames, which become ``x /
+        127.5 - 1`` on the device (a quarter of the bytes to copy). Returns ``(history,
+        target, actions)``: the first future frame and the ``T`` actions that lead to it
+        (``None`` for clips alone).
         """
+        history, futures, actions = self.split_unrolled(batch, 1)
+        return history, futures[:, 0], _held(actions, 0, self.model_config.history)
+
+    def split_unrolled(
+        self, batch: Batch, depth: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(history (B, 3T, H, W), futures (B, depth, 3, H, W), actions (B, T+depth-1))``:
+        the true history, the first ``depth`` frames after it and every action among them
+        (``None`` for clips alone), on the device."""
         clips, actions = batch if isinstance(batch, tuple | list) else (batch, None)
-        if actions is not None:
-            actions = actions.to(self.device, non_blocking=True)
-        clips = clips.to(self.device, non_blocking=True)
+        channels = 3 * self.model_config.history
+        if clips.shape[1] < channels + 3 * depth:
+            raise MsganError(
+                f"training clips hold {clips.shape[1] // 3 - self.model_config.history} "
+                f"future frame(s) but unroll {depth} needs {depth}: cut clips with "
+                f"`msgan process-data --future {depth}` or lower --unroll"
+            )
+        clips = clips[:, : channels + 3 * depth].to(self.device, non_blocking=True)
         if clips.dtype == torch.uint8:
             clips = clips.float() / PIXEL_SCALE - 1.0
-        history = clips[:, :-3].contiguous(memory_format=self.memory_format)  # (B, 3T, H, W)
-        target = clips[:, -3:].contiguous(memory_format=self.memory_format)  # (B, 3, H, W)
-        return history, target, actions
+        history = clips[:, :channels].contiguous(memory_format=self.memory_format)
+        futures = clips[:, channels:].unflatten(1, (depth, 3))  # (B, depth, 3, H, W)
+        if actions is not None:
+            actions = actions[:, : self.model_config.history + depth - 1]
+            actions = actions.to(self.device, non_blocking=True)  # (B, T+depth-1)
+        return history, futures, actions
 
-    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def _window(self, window: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        """The next step's history: ``window`` ``(B, 3T, H, W)`` without its oldest frame,
+        then ``frame`` ``(B, 3, H, W)``, clamped to [-1, 1] as :class:`~msgan_lib.predict.
+        Predictor` feeds its predictions back."""
+        frame = frame.clamp(-1.0, 1.0).to(window.dtype)
+        return torch.cat([window[:, 3:], frame], dim=1).contiguous(memory_format=self.memory_format)
+
+    def _true_windows(self, history: torch.Tensor, futures: torch.Tensor) -> list[torch.Tensor]:
+        """The true history of every unrolled step: ``(B, 3T, H, W)`` each, step k's ending
+        with the true frame k - 1."""
+        frames = torch.cat([history, futures.flatten(1, 2)], dim=1)  # (B, 3(T+K), H, W)
+        channels, depth = history.shape[1], futures.shape[1]
+        return [
+            frames[:, 3 * k : 3 * k + channels].contiguous(memory_format=self.memory_format)
+            for k in range(depth)
+        ]
+
+    def discriminator_step(self, batch: Batch, depth: int = 1) -> dict[str, torch.Tensor]:
         """One D update; returns ``d_loss`` and the mean sigmoid of D on real (``d_real``) and
-        on predicted (``d_fake``) frames."""
+        on predicted (``d_fake``) frames.
+
+        With ``depth`` > 1 the generator first predicts ``depth`` frames recursively (no
+        graph). Fakes are each step's prediction with the history that produced it (its
+        own earlier predictions included), reals the true frame with its true history: D
+        learns what recursive predictions get wrong. ``config.d_judges``: "all" judges every
+        step (``depth`` times the work), "one" one random step per clip.
+        """
         assert self._d_train is not None
-        history, target, actions = self.split(batch)
-        n = self.model_config.n_scales
+        history, futures, actions = self.split_unrolled(batch, depth)
+        n, t = self.model_config.n_scales, self.model_config.history
+        fake_windows, fakes = [], []
+        window = history
         with torch.no_grad(), self.autocast():
-            fakes = self._g_frozen(history, actions)  # constants for D: no graph through G
-        real = scale_targets(target, n)
+            for k in range(depth):
+                preds = self._g_frozen(window, _held(actions, k, t))  # constants for D
+                fake_windows.append(window)
+                fakes.append([p.float() for p in preds])
+                if k < depth - 1:
+                    window = self._window(window, preds[-1])
+        real_windows = self._true_windows(history, futures)
+        reals = [scale_targets(futures[:, k], n) for k in range(depth)]
+        held = [_held(actions, k, t) for k in range(depth)]
+        if depth > 1 and self.config.d_judges == "one":
+            pick = torch.randint(depth, (history.shape[0],), device=history.device)  # (B,)
+            rows = torch.arange(history.shape[0], device=history.device)
+
+            def chosen(per_step: list[torch.Tensor]) -> torch.Tensor:
+                return torch.stack(per_step, dim=1)[rows, pick]  # (B, ...) at each clip's step
+
+            fake_windows, real_windows = [chosen(fake_windows)], [chosen(real_windows)]
+            fakes = [[chosen([f[s] for f in fakes]) for s in range(n)]]
+            reals = [[chosen([r[s] for r in reals]) for s in range(n)]]
+            held = [None if actions is None else chosen(held)]  # type: ignore[arg-type]
         with self.autocast():
-            # Real and fake in one batch: (2B, 3T, H, W) history and (2B, 3, h_k, w_k) frames.
+            # Real and fake in one batch: (2BK', 3T, H, W) histories, (2BK', 3, h_k, w_k) frames.
             logits = self._d_train(
-                torch.cat([history, history]),
-                [torch.cat([r, f.to(r.dtype)]) for r, f in zip(real, fakes, strict=True)],
-                _twice(actions),
+                torch.cat(real_windows + fake_windows).contiguous(memory_format=self.memory_format),
+                [torch.cat([r[s] for r in reals] + [f[s] for f in fakes]) for s in range(n)],
+                None if actions is None else torch.cat(held + held),  # type: ignore[arg-type]
             )
-        batch = history.shape[0]
-        real_logits = [z[:batch].float() for z in logits]  # (B, 1) per scale
-        fake_logits = [z[batch:].float() for z in logits]
+        half = logits[0].shape[0] // 2
+        real_logits = [z[:half].float() for z in logits]  # (BK', 1) per scale
+        fake_logits = [z[half:].float() for z in logits]
         d_loss = d_adversarial_loss(real_logits, fake_logits)
         self.optimizers["d"].zero_grad(set_to_none=True)
         d_loss.backward()
@@ -172,7 +235,8 @@ class TrainStep:
 
         The mean of the fraction of real next frames D calls real (logit > 0) and the
         fraction of the generator's predictions it calls fake: whether D has learnt to see
-        what the generator gets wrong, on clips neither network trained on.
+        what the generator gets wrong, on clips neither network trained on (one-step
+        predictions, whatever the unroll).
         """
         assert self.discriminator is not None
         history, target, actions = self.split(batch)
@@ -194,39 +258,72 @@ class TrainStep:
             for z in logits  # (2B, 1) per scale: real, then fake
         ]
 
-    def generator_step(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """One G update; returns the objective and its unweighted terms."""
-        history, target, actions = self.split(batch)
-        targets = scale_targets(target, self.model_config.n_scales)
-        with self.autocast():
-            preds = self._g_train(history, actions)
-        fake_logits = None
+    def generator_step(
+        self, batch: Batch, depth: int = 1
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One G update; returns the objective and its unweighted terms (means over steps).
+
+        With ``depth`` > 1 the generator predicts ``depth`` frames recursively from the true
+        history, each prediction (its finest scale, clamped) appended to the history that
+        the next step reads at every scale; the objective is the mean over the steps of
+        each step's :func:`~msgan_lib.losses.generator_loss` against its true frame, and
+        the gradient flows back through the recursion unless
+        ``config.unroll_stop_gradient``. Also returns ``g_grad_norm``, the gradient's norm
+        before clipping (``config.grad_clip``).
+        """
+        history, futures, actions = self.split_unrolled(batch, depth)
+        n, t = self.model_config.n_scales, self.model_config.history
         if self._d_frozen is not None:
             self.discriminator.requires_grad_(False)  # type: ignore[union-attr]
+        total = torch.zeros((), device=self.device)
+        sums: dict[str, torch.Tensor] = {}
+        window = history
+        for k in range(depth):
+            held = _held(actions, k, t)
             with self.autocast():
-                fake_logits = [z.float() for z in self._d_frozen(history, preds, actions)]
-        total, terms = generator_loss(
-            [p.float() for p in preds], targets, fake_logits, self.config.loss
-        )
+                preds = self._g_train(window, held)
+            fake_logits = None
+            if self._d_frozen is not None:
+                with self.autocast():
+                    fake_logits = [z.float() for z in self._d_frozen(window, preds, held)]
+            loss, terms = generator_loss(
+                [p.float() for p in preds],
+                scale_targets(futures[:, k], n),
+                fake_logits,
+                self.config.loss,
+            )
+            total = total + loss / depth
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value / depth
+            if k < depth - 1:
+                fed = preds[-1].detach() if self.config.unroll_stop_gradient else preds[-1]
+                window = self._window(window, fed)
         self.optimizers["g"].zero_grad(set_to_none=True)
         total.backward()
+        limit = self.config.grad_clip or float("inf")
+        grad_norm = nn.utils.clip_grad_norm_(self.generator.parameters(), limit)
         self.optimizers["g"].step()
         if self.discriminator is not None:
             self.discriminator.requires_grad_(True)
-        return total.detach(), terms
+        return total.detach(), {**sums, "g_grad_norm": grad_norm.detach()}
 
-    def run(self, batches: Sequence[Batch]) -> dict[str, torch.Tensor]:
-        """One training step on ``batches`` (D's then G's; G's only without adversarial).
+    def run(self, batches: Sequence[Batch], depth: int = 1) -> dict[str, torch.Tensor]:
+        """One training step on ``batches`` (D's then G's; G's only without adversarial),
+        unrolled ``depth`` recursive predictions deep (``TrainConfig.unroll_at``).
 
         Returns the step's scalars by name, on the device: ``g_loss`` and the generator's
-        unweighted terms (:func:`~msgan_lib.losses.generator_loss`), then, when adversarial,
+        unweighted terms (:func:`~msgan_lib.losses.generator_loss`, means over the unrolled
+        steps), ``g_grad_norm``, ``unroll`` (the depth), then, when adversarial,
         ``d_loss`` and D's mean probabilities ``d_real`` and ``d_fake``.
         """
-        d_scalars = self.discriminator_step(batches[0]) if self.discriminator is not None else {}
-        g_loss, terms = self.generator_step(batches[-1])
+        d_scalars = (
+            self.discriminator_step(batches[0], depth) if self.discriminator is not None else {}
+        )
+        g_loss, terms = self.generator_step(batches[-1], depth)
         for scheduler in self.schedulers.values():
             scheduler.step()
-        return {"g_loss": g_loss, **terms, **d_scalars}
+        unroll = torch.tensor(float(depth), device=self.device)
+        return {"g_loss": g_loss, **terms, "unroll": unroll, **d_scalars}
 
     def learning_rates(self) -> dict[str, float]:
         return {f"lr_{k}": opt.param_groups[0]["lr"] for k, opt in self.optimizers.items()}
@@ -260,6 +357,12 @@ class TrainStep:
         self.generator.load_state_dict(state["generator"])
         if self.discriminator is not None and state.get("discriminator"):
             self.discriminator.load_state_dict(state["discriminator"])
+
+
+def _held(actions: torch.Tensor | None, step: int, history: int) -> torch.Tensor | None:
+    """The ``(B, T)`` actions unrolled step ``step`` reads: ``actions[:, step : step + T]``,
+    whose last entry makes its frame (``None`` stays ``None``)."""
+    return None if actions is None else actions[:, step : step + history]
 
 
 def _twice(actions: torch.Tensor | None) -> torch.Tensor | None:

@@ -231,7 +231,7 @@ def train(
         ensure_dir(out_dir)  # an unwritable --out fails now, not at the first checkpoint
 
     dataset = ClipDataset(clips_dir, with_actions=bool(setup.model_config.action_count))
-    _check_dataset(dataset, setup.model_config, clips_dir)
+    _check_dataset(dataset, setup.model_config, setup.config, clips_dir)
     if device.type == "cpu":
         _set_cpu_threads(threads, setup.state, process)
 
@@ -259,18 +259,28 @@ def _set_cpu_threads(threads: int | None, state: dict[str, Any] | None, process:
     torch.set_num_threads(threads)
 
 
-def _check_dataset(dataset: ClipDataset, model_config: ModelConfig, clips_dir: Any) -> None:
-    """The clips must have the model's history length and crop size."""
+def _check_dataset(
+    dataset: ClipDataset, model_config: ModelConfig, config: TrainConfig, clips_dir: Any
+) -> None:
+    """The clips must have the model's history length and crop size, and at least as many
+    future frames as the deepest unroll."""
     if len(dataset) < 2:
         raise MsganError(f"{clips_dir} holds {len(dataset)} clip(s): training needs at least 2")
-    shape = tuple(dataset[0].shape)
-    expected = (3 * (model_config.history + 1), model_config.crop_size, model_config.crop_size)
-    if shape != expected:
+    shape = tuple(dataset.clip_shape)
+    size = model_config.crop_size
+    expected = (model_config.history + dataset.future, 3, size, size)
+    if dataset.history != model_config.history or shape != expected:
         raise MsganError(
-            f"clips in {clips_dir} are shaped {shape} but the model takes {expected} "
-            f"({model_config.history} history frames + 1, {model_config.crop_size}x"
-            f"{model_config.crop_size} crops): re-run process-data with matching "
+            f"clips in {clips_dir} hold {dataset.history} history frames of "
+            f"{shape[-2]}x{shape[-1]} but the model takes {model_config.history} history "
+            f"frames of {size}x{size} crops: re-run process-data with matching "
             "--history/--crop-size or pick a matching preset"
+        )
+    if config.max_unroll > dataset.future:
+        raise MsganError(
+            f"--unroll {config.max_unroll} needs clips with {config.max_unroll} future frames "
+            f"but {clips_dir} holds {dataset.future}: cut clips with `msgan process-data "
+            f"--future {config.max_unroll}` or lower --unroll"
         )
     if dataset.with_actions and dataset.action_names != model_config.action_names:
         raise MsganError(
@@ -332,7 +342,7 @@ def _run(
         with feed, _StopRequests() as stop:
             while step < config.steps:
                 began = time.perf_counter()
-                scalars = step_state.run(feed.next(step))
+                scalars = step_state.run(feed.next(step), config.unroll_at(step))
                 values, stop_now = _synchronise(scalars, stop.requested, process)
                 step += 1
                 if not all(math.isfinite(value) for value in values.values()):
