@@ -308,7 +308,9 @@ class Generator(nn.Module):
             if code is None:
                 out = net(x)  # (B, 3, h_k, w_k)
             else:
-                biases = [w(code).to(x.dtype) for w in self.action_biases[k]]  # (B, C_l) each
+                # The code meets each W_l in W_l's dtype (bf16 in prediction, which casts the
+                # model without autocast); the biases (B, C_l) join the maps in x's dtype.
+                biases = [w(code.to(w.weight.dtype)).to(x.dtype) for w in self.action_biases[k]]
                 out = stack_with_biases(net, x, biases)
             y_k = torch.tanh(out if up is None else up + out)
             previous = y_k

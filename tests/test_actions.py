@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -164,3 +165,39 @@ def test_train_action_conditional_from_an_unconditioned_run(recorded: Path, tmp_
     assert info["model_config"].action_names == NAMES
     with pytest.raises(MsganError, match="pass the actions"):
         generator(torch.zeros(1, 12, 32, 32))
+
+
+@pytest.mark.parametrize("autocast", [False, True], ids=["bf16-weights", "bf16-autocast"])
+def test_action_model_runs_in_bf16_and_extends_an_unconditioned_one(autocast: bool) -> None:
+    # Prediction casts the whole model to bf16 (the action weights too) and runs it without
+    # autocast; training keeps float32 weights under autocast. Either way the one-hot code
+    # meets the action weights in their dtype, and zero action weights still change nothing.
+    base = dataclasses.replace(preset("tiny"), residual_on_last_input=True, d_design="patch")
+    config = dataclasses.replace(base, action_names=NAMES)
+    torch.manual_seed(0)
+    plain, model = Generator(base), Generator(config)
+    model.load_unconditioned(plain.state_dict())
+    plain_d, action_d = Discriminator(base), Discriminator(config)
+    action_d.load_state_dict(add_action_inputs(plain_d.state_dict(), config))
+    history = torch.rand(2, 12, 32, 32) * 2 - 1  # (B, 3T, H, W)
+    actions = torch.tensor([[1, 1, 3, 3], [2, 2, 2, 4]])  # (B, T)
+    if not autocast:
+        for net in (plain, model, plain_d, action_d):
+            net.to(torch.bfloat16)
+        history = history.to(torch.bfloat16)
+
+    def run(net: torch.nn.Module, *inputs: Any) -> list[torch.Tensor]:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            return net(*inputs)
+
+    frames = run(plain, history)
+    assert all(torch.equal(a, b) for a, b in zip(frames, run(model, history, actions), strict=True))
+    pairs = zip(run(plain_d, history, frames), run(action_d, history, frames, actions), strict=True)
+    for a, b in pairs:
+        torch.testing.assert_close(a, b)  # bf16 tolerances: the zero planes add nothing
+    with torch.no_grad():
+        for weight in model.action_biases.parameters():
+            weight.normal_()
+    other = actions.clone()
+    other[:, -1] = 0
+    assert not torch.equal(run(model, history, actions)[-1], run(model, history, other)[-1])

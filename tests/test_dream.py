@@ -345,3 +345,57 @@ def test_dream_api_without_the_emulator(video: Path, names: tuple[str, ...]) -> 
     assert "Ms. Pac-Man visible in" in dream.dream_summary(result)
     rows = dream.dream_csv(result).splitlines()
     assert len(rows) == 4 and rows[1].endswith(",,,,")  # no emulator columns
+
+
+# --- an action model in either precision (issue 20) ---
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_action_model_predicts_evaluates_and_dreams_in_either_precision(
+    precision: str,
+    recorded: Path,
+    video: Path,
+    weights: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    # bf16 casts the action weights with the rest of the model (emulated on a CPU without
+    # native bf16: same code, slower). Every entry point gives the Predictor's frames in
+    # the precision asked for, on the window at frame 0 under the recorded actions.
+    model = ckpt.load_models([weights["action"]])["tiny-action"]
+    predictors = {p: predict.Predictor(model, precision=p) for p in ("fp32", precision)}
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    assert {w.dtype for w in predictors[precision].model.parameters()} == {dtype}
+    steps, recorded_actions = 2, read_actions(video)
+    frames = frames_to_model(load_video(video)[: 4 + steps])  # (T+S, 3, H, W)
+    history, truth = frames[:4].reshape(1, 12, 210, 160), metrics.to_unit(frames[4:])
+    encoded = predict.encode_actions([recorded_actions[: 3 + steps]], model.config, "test")
+    raw = {p: predictor(history, steps, encoded)[0] for p, predictor in predictors.items()}
+    expected = predict.model_to_frames(raw[precision])  # (S, H, W, 3)
+    # bf16 stays within about a grey level of fp32 on average.
+    assert np.abs(expected.astype(int) - predict.model_to_frames(raw["fp32"])).mean() < 1.0
+
+    common = ["-p", str(weights["action"]), "--test-dir", str(recorded), "--threads", "1"]
+    common += ["--precision", precision]
+    out = tmp_path / "predict"
+    argv = ["predict", *common, "--video", video.name, "--start", "0", "-n", str(steps)]
+    assert main([*argv, "--out", str(out)]) == 0
+    written = [np.asarray(Image.open(out / "tiny-action" / f"pred_{s}.png")) for s in (1, 2)]
+    assert np.array_equal(np.stack(written), expected)
+
+    evaluation = evaluate.evaluate_models(
+        {"tiny-action": model}, recorded, steps=steps, stride=FRAMES, precision=precision
+    )
+    assert evaluation.windows == 1 and evaluation.precision == precision
+    psnr = metrics.psnr(metrics.to_unit(raw[precision]), truth)  # (S,): one per step
+    scored = [
+        r
+        for r in evaluation.rows
+        if (r.model, r.metric, r.region) == ("tiny-action", "psnr", "full")
+    ]
+    assert [r.step for r in scored] == [1, 2]
+    assert [r.mean for r in scored] == pytest.approx(psnr.tolist(), abs=1e-4)
+
+    out = tmp_path / "dream"
+    played = ",".join(recorded_actions[3 : 3 + steps])
+    assert main(["dream", *common, "--actions", played, "--out", str(out)]) == 0
+    assert np.array_equal(load_video(out / "dream"), expected)
