@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ import torch
 
 from msgan_lib import metrics
 from msgan_lib.checkpoint import load_models
+from msgan_lib.dream import pacman_position, position_error
 from msgan_lib.fileio import MsganError, ensure_dir, write_text_atomic
 from msgan_lib.frames import frames_to_model, list_videos, load_video
 from msgan_lib.model import Generator, check_frame_size
@@ -70,6 +72,39 @@ class Evaluation:
     steps: int
     precision: str  # the dtype the models ran in
     action_models: tuple[str, ...] = ()  # the models that played the recorded actions
+    # every window's value by (model, step, metric, region), NaN where it has none: for
+    # medians and paired differences (not written to metrics.csv)
+    per_window: dict[tuple[str, int, str, str], list[float]] = field(default_factory=dict)
+
+
+# Ms. Pac-Man in the predictions (ours): over the windows where she is in the true frame
+# (msgan_lib.dream.pacman_position), whether the prediction still shows her (1 or 0) and,
+# where it does, how far from the truth in pixels (around the tunnels).
+SPRITE_METRICS: tuple[str, ...] = ("pacman_found", "pacman_error")
+SPRITE_REGION = "sprite"
+
+
+def _as_uint8(frames: torch.Tensor) -> np.ndarray:
+    """``(B, 3, H, W)`` in [0, 1] -> ``(B, H, W, 3)`` uint8, as the frames are stored."""
+    return (frames.cpu().float().permute(0, 2, 3, 1) * 255).round().clamp(0, 255).byte().numpy()
+
+
+def _sprite_scores(
+    prediction: torch.Tensor, true_positions: list[tuple[float, float] | None]
+) -> dict[tuple[str, str], np.ndarray]:
+    """Per window: ``pacman_found`` (1/0; NaN where the truth has no Ms. Pac-Man) and
+    ``pacman_error`` in pixels (NaN unless both show her) of ``prediction`` ``(B, 3, H, W)``
+    in [0, 1] against the true frames' positions."""
+    found, error = [], []
+    frames = _as_uint8(prediction)  # (B, H, W, 3)
+    for frame, truth in zip(frames, true_positions, strict=True):
+        position = pacman_position(frame) if truth is not None else None
+        found.append(math.nan if truth is None else float(position is not None))
+        error.append(position_error(position, truth, frame.shape[1]))
+    return {
+        ("pacman_found", SPRITE_REGION): np.array(found),
+        ("pacman_error", SPRITE_REGION): np.array(error),
+    }
 
 
 def evaluation_windows(
@@ -185,9 +220,11 @@ def evaluate_models(
             last_true = metrics.to_unit(true_history[:, -3:])  # (B, 3, H, W)
             for step in range(steps):
                 mask = metrics.moving_mask(last_true, truth[:, step])  # (B, H, W)
+                true_positions = [pacman_position(f) for f in _as_uint8(truth[:, step])]
                 for name in names:
                     pred = guesses[name][:, step].cpu()
                     scores = metrics.frame_metrics(pred, truth[:, step].cpu(), mask.cpu())
+                    scores.update(_sprite_scores(pred, true_positions))
                     for (metric, region), per_window in scores.items():
                         key = (name, step + 1, metric, region)
                         values.setdefault(key, []).extend(per_window.tolist())
@@ -200,9 +237,13 @@ def evaluate_models(
         )
         for name in names
         for step in range(1, steps + 1)
-        for metric in metrics.METRICS
-        for region in metrics.REGIONS
+        for metric, region in [
+            *((m, g) for m in metrics.METRICS for g in metrics.REGIONS),
+            *((m, SPRITE_REGION) for m in SPRITE_METRICS),
+        ]
     ]
+    if not any(r.n for r in rows if r.region == SPRITE_REGION):  # not Ms. Pac-Man's game
+        rows = [r for r in rows if r.region != SPRITE_REGION]
     dtype = next(iter(predictors.values())).dtype
     return Evaluation(
         rows=rows,
@@ -213,6 +254,7 @@ def evaluate_models(
         steps=steps,
         precision="bf16" if dtype == torch.bfloat16 else "fp32",
         action_models=action_models,
+        per_window=values,
     )
 
 
@@ -303,6 +345,26 @@ def metrics_markdown(evaluation: Evaluation) -> str:
             lines.append(
                 f"| {model} | {step} | " + " | ".join(cells) + f" | {n_full} | {n_moving} |"
             )
+    if any(r.region == SPRITE_REGION for r in rows):
+        lines += [
+            "",
+            "Ms. Pac-Man (`msgan_lib.dream.pacman_position`), over the windows where she is in "
+            "the true frame: the share of predictions that still show her, and the mean "
+            "distance to her true position where they do.",
+            "",
+            "| model | step | found | error (px) | n |",
+            "|---|--:|--:|--:|--:|",
+        ]
+        for model in models:
+            for step in range(1, evaluation.steps + 1):
+                found = by_key[model, step, "pacman_found", SPRITE_REGION]
+                error = by_key[model, step, "pacman_error", SPRITE_REGION]
+                shown = "n/a" if error.n == 0 else f"{error.mean:.1f} ± {error.std:.1f}"
+                lines.append(
+                    f"| {model} | {step} | {found.mean:.0%} | {shown} | {found.n} |"
+                    if found.n
+                    else f"| {model} | {step} | n/a | n/a | 0 |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -314,7 +376,8 @@ def write_evaluation(evaluation: Evaluation, out: str | os.PathLike[str]) -> dic
     paths = {name: out / f"metrics.{name}" for name in ("csv", "md", "png")}
     write_text_atomic(paths["csv"], metrics_csv(evaluation.rows))
     write_text_atomic(paths["md"], metrics_markdown(evaluation))
-    viz.save_figure(viz.metrics_vs_step(evaluation.rows), paths["png"])
+    frame_rows = [r for r in evaluation.rows if r.region != SPRITE_REGION]
+    viz.save_figure(viz.metrics_vs_step(frame_rows), paths["png"])
     return paths
 
 

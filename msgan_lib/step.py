@@ -258,30 +258,36 @@ class TrainStep:
             for z in logits  # (2B, 1) per scale: real, then fake
         ]
 
-    def generator_step(
-        self, batch: Batch, depth: int = 1
+    def unrolled_loss(
+        self, history: torch.Tensor, futures: torch.Tensor, actions: torch.Tensor | None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """One G update; returns the objective and its unweighted terms (means over steps).
+        """The generator objective over ``K = futures.shape[1]`` recursive predictions.
 
-        With ``depth`` > 1 the generator predicts ``depth`` frames recursively from the true
-        history, each prediction (its finest scale, clamped) appended to the history that
-        the next step reads at every scale; the objective is the mean over the steps of
-        each step's :func:`~msgan_lib.losses.generator_loss` against its true frame, and
-        the gradient flows back through the recursion unless
-        ``config.unroll_stop_gradient``. Also returns ``g_grad_norm``, the gradient's norm
-        before clipping (``config.grad_clip``).
+        From the true ``history`` ``(B, 3T, H, W)`` the generator predicts a frame; its
+        finest scale, clamped to [-1, 1] as :class:`~msgan_lib.predict.Predictor` feeds
+        predictions back, replaces the oldest frame of the history that the next step reads
+        at every scale, K times. With ``Y_k`` the true frame ``futures[:, k]`` and
+        ``Yhat_k`` the k-th prediction (all scales),
+
+            L = (1 / K) sum_k [ lambda_lp L_p(Yhat_k, Y_k) + lambda_gdl L_gdl(Yhat_k, Y_k)
+                                + lambda_adv L_adv(D(X_k, Yhat_k)) ]
+
+        where ``X_k`` is the history that produced ``Yhat_k`` (its own earlier predictions
+        included), each bracket :func:`~msgan_lib.losses.generator_loss`. The gradient
+        flows back through the fed-back predictions, so step 1 learns to make frames that
+        step 2 can continue from; ``config.unroll_stop_gradient`` cuts it there (each step
+        then learns only to continue from what it is given). Returns ``(L, terms)``, the
+        terms being means over the K steps. ``actions``: ``(B, T+K-1)`` or ``None``.
         """
-        history, futures, actions = self.split_unrolled(batch, depth)
+        depth = futures.shape[1]
         n, t = self.model_config.n_scales, self.model_config.history
-        if self._d_frozen is not None:
-            self.discriminator.requires_grad_(False)  # type: ignore[union-attr]
-        total = torch.zeros((), device=self.device)
+        total = torch.zeros((), device=history.device)
         sums: dict[str, torch.Tensor] = {}
         window = history
         for k in range(depth):
             held = _held(actions, k, t)
             with self.autocast():
-                preds = self._g_train(window, held)
+                preds = self._g_train(window, held)  # n scales, (B, 3, h_s, w_s) each
             fake_logits = None
             if self._d_frozen is not None:
                 with self.autocast():
@@ -297,7 +303,19 @@ class TrainStep:
                 sums[key] = sums.get(key, 0.0) + value / depth
             if k < depth - 1:
                 fed = preds[-1].detach() if self.config.unroll_stop_gradient else preds[-1]
-                window = self._window(window, fed)
+                window = self._window(window, fed)  # (B, 3T, H, W)
+        return total, sums
+
+    def generator_step(
+        self, batch: Batch, depth: int = 1
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One G update on :meth:`unrolled_loss` ``depth`` steps deep (1: the paper's
+        one-step objective); returns the objective and its unweighted terms, plus
+        ``g_grad_norm``, the gradient's norm before clipping (``config.grad_clip``)."""
+        history, futures, actions = self.split_unrolled(batch, depth)
+        if self._d_frozen is not None:
+            self.discriminator.requires_grad_(False)  # type: ignore[union-attr]
+        total, terms = self.unrolled_loss(history, futures, actions)
         self.optimizers["g"].zero_grad(set_to_none=True)
         total.backward()
         limit = self.config.grad_clip or float("inf")
@@ -305,7 +323,7 @@ class TrainStep:
         self.optimizers["g"].step()
         if self.discriminator is not None:
             self.discriminator.requires_grad_(True)
-        return total.detach(), {**sums, "g_grad_norm": grad_norm.detach()}
+        return total.detach(), {**terms, "g_grad_norm": grad_norm.detach()}
 
     def run(self, batches: Sequence[Batch], depth: int = 1) -> dict[str, torch.Tensor]:
         """One training step on ``batches`` (D's then G's; G's only without adversarial),

@@ -53,27 +53,37 @@ def _losses(records: list[dict[str, Any]]) -> list[list[float]]:
     return [[r["step"], *(r[k] for k in LOSS_KEYS)] for r in records]
 
 
+@pytest.mark.parametrize("schedule", ["", "1:0,2:2,3:4"])
 def test_interrupted_and_resumed_run_logs_the_same_losses(
-    clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    clips: Path,
+    future_clips: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    schedule: str,
 ) -> None:
+    # An unroll curriculum (4+3 clips) resumes on the same depths as an uninterrupted run.
+    data = future_clips if schedule else clips
+    config = _config(unroll_schedule=schedule)
     # One thread for both runs: the count can change the last bits (a resume keeps it).
-    straight = training.train(clips, tmp_path / "a", TINY, _config(), threads=1, progress=False)
+    straight = training.train(data, tmp_path / "a", TINY, config, threads=1, progress=False)
 
     run = TrainStep.run
     calls = []
 
-    def interrupt_at_third_step(self: TrainStep, batches: list[torch.Tensor]) -> Any:
+    def interrupt_at_third_step(self: TrainStep, batches: list[torch.Tensor], depth: int) -> Any:
         calls.append(1)
         if len(calls) == 3:  # a real SIGINT, as Ctrl-C sends, while step 3 runs
             os.kill(os.getpid(), signal.SIGINT)
-        return run(self, batches)
+        return run(self, batches, depth)
 
     monkeypatch.setattr(TrainStep, "run", interrupt_at_third_step)
-    first = training.train(clips, tmp_path / "b", TINY, _config(), threads=1, progress=False)
+    first = training.train(data, tmp_path / "b", TINY, config, threads=1, progress=False)
     assert first.interrupted and first.step == 3
     assert first.checkpoint == tmp_path / "b" / "checkpoints" / "step_0000003.pt"
     monkeypatch.undo()
-    second = training.train(clips, tmp_path / "b", TINY, _config(), resume=True, progress=False)
+    second = training.train(data, tmp_path / "b", TINY, config, resume=True, progress=False)
+    if schedule:
+        assert [r["unroll"] for r in second.records] == [1, 1, 2, 2, 3, 3]
 
     assert second.step == 6 and not second.interrupted
     assert _losses(second.records) == _losses(straight.records)  # exactly, every step
@@ -97,7 +107,8 @@ def test_run_directory_holds_checkpoints_metrics_plots_and_samples(
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
     accuracy_keys = {f"d_acc_{k}" for k in range(TINY.n_scales)}
-    assert set(LOSS_KEYS) | {"step", "clips_per_s"} | accuracy_keys == set(records[0])
+    logged = {"step", "g_grad_norm", "unroll", "clips_per_s"}
+    assert set(LOSS_KEYS) | logged | accuracy_keys == set(records[0])
     assert all(0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 for r in records)
     # D's accuracy on the held-out probe clips: a fraction of clips, so a multiple of 1/(2n).
     n_probe = 40 // 4  # probe_clips is capped at a quarter of the 40 clips
@@ -194,7 +205,9 @@ def test_non_adversarial_run_has_no_discriminator(clips: Path, tmp_path: Path) -
     config = _config(steps=2, adversarial=False)
     result = training.train(clips, tmp_path, TINY, config, progress=False)
     assert result.discriminator is None
-    assert set(result.records[0]) == {"step", "g_loss", "lp", "gdl", "lr_g", "clips_per_s"}
+    assert set(result.records[0]) == {
+        *("step", "g_loss", "lp", "gdl", "g_grad_norm", "unroll", "lr_g", "clips_per_s")
+    }
     assert ckpt.load_checkpoint(tmp_path)["discriminator"] == {}
     assert ckpt.load_generator_info(tmp_path)[1]["kind"] == "l2"
 
