@@ -15,6 +15,13 @@ optimiser, same minibatches) alternate in one run:
     .venv/bin/python benchmarks/bench_train.py                 # ours vs reference
     .venv/bin/python benchmarks/bench_train.py --settings      # CPU setting trials
     .venv/bin/python benchmarks/bench_train.py --agreement 60  # bf16 vs fp32 loss curves
+    .venv/bin/python benchmarks/bench_train.py --unroll 1 2 4 8 --preset small --batch-size 16
+
+``--unroll``: seconds per training step unrolled K recursive predictions deep
+(:meth:`msgan_lib.step.TrainStep.run`), with and without the discriminator, against K times
+the one-step time measured in the same run (the ratio should be close to 1: each unrolled
+step is one more generator forward and backward, and one more D forward and backward with
+``--d-judges all``).
 
 Model FLOPs of one iteration count what the method needs (a multiply-add is 2 FLOPs, a
 backward pass 2x its forward, D's backward in the G step only to its inputs: 1x):
@@ -28,11 +35,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import itertools
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -109,17 +118,19 @@ def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def random_batches(model_config: ModelConfig, batch_size: int, seed: int) -> list[torch.Tensor]:
-    """D's and G's minibatches of clips ``(B, 3(T+1), S, S)`` in [-1, 1]."""
+def random_batches(
+    model_config: ModelConfig, batch_size: int, seed: int, future: int = 1
+) -> list[torch.Tensor]:
+    """D's and G's minibatches of clips ``(B, 3(T+future), S, S)`` in [-1, 1]."""
     generator = torch.Generator().manual_seed(seed)
-    shape = (batch_size, 3 * (model_config.history + 1), model_config.crop_size) + (
+    shape = (batch_size, 3 * (model_config.history + future), model_config.crop_size) + (
         model_config.crop_size,
     )
     return [torch.rand(shape, generator=generator) * 2 - 1 for _ in range(2)]
 
 
 def alternate(
-    runs: dict[str, Callable[[], object]], warmup: int, iterations: int
+    runs: dict[Any, Callable[[], object]], warmup: int, iterations: int
 ) -> dict[str, list[float]]:
     """Seconds per call of each run, round-robin so load bursts hit every run alike."""
     for run in runs.values():
@@ -293,6 +304,32 @@ def agreement(args: argparse.Namespace) -> None:
         )
 
 
+def unroll_timing(args: argparse.Namespace) -> None:
+    """Seconds per step at each unroll depth, and the ratio to depth x the one-step time."""
+    depths = sorted(set(args.unroll) | {1})
+    model_config = dataclasses.replace(preset(args.preset), residual_on_last_input=True)
+    model_config = dataclasses.replace(model_config, d_design="patch", d_sees_change=True)
+    batches = random_batches(model_config, args.batch_size, seed=0, future=max(depths))
+    print(
+        f"{args.preset} preset, batch {args.batch_size}, {torch.get_num_threads()} thread(s); "
+        f"median of {args.iterations} interleaved steps"
+    )
+    print("| discriminator | unroll K | s / step | ratio to K x (K = 1) |")
+    print("|---|--:|--:|--:|")
+    for adversarial in (False, True):
+        config = TrainConfig(batch_size=args.batch_size, adversarial=adversarial)
+        step = TrainStep(model_config, config, torch.device("cpu"))
+        runs = {k: functools.partial(step.run, batches, k) for k in depths}
+        times = alternate(runs, args.warmup, args.iterations)
+        one = statistics.median(times[1])
+        for k in depths:
+            median = statistics.median(times[k])
+            print(
+                f"| {'patch' if adversarial else 'none'} | {k} | {median:.3f} | "
+                f"{median / (k * one):.2f} |"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="paper")
@@ -303,13 +340,18 @@ def main() -> None:
     parser.add_argument("--settings", action="store_true", help="trial the CPU settings")
     parser.add_argument("--compile", action="store_true", help="also time ours with compile")
     parser.add_argument("--agreement", type=int, default=0, metavar="STEPS")
+    parser.add_argument(
+        "--unroll", type=int, nargs="+", default=[], metavar="K", help="time unroll depths"
+    )
     parser.add_argument("--agreement-preset", default="small")
     parser.add_argument(
         "--clips", default="data/book/clips", help="clips for --agreement (else synthetic)"
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads[0])
-    if args.agreement:
+    if args.unroll:
+        unroll_timing(args)
+    elif args.agreement:
         agreement(args)
     elif args.settings:
         settings(args)
