@@ -98,6 +98,11 @@ class DataConfig:
         0.05, "fraction kept without the motion check", flag="--keep-fraction"
     )
     max_tries: int = 100  # Chainer port: random crops tried per clip before keeping the last
+    # ours: this fraction of clips is cut around Ms. Pac-Man instead, so the model sees her
+    # often; the rest is the motion rule's (msgan_lib.motion.draw_sprite_crops)
+    sprite_fraction: float = flag(
+        0.0, "fraction of crops centred near Ms. Pac-Man in the last history frame"
+    )
 
     def __post_init__(self) -> None:
         """Refuse values ``process-data`` cannot use, naming the field."""
@@ -110,6 +115,8 @@ class DataConfig:
         _require(
             _is_number(value, 0) and value <= 1, "data", "keep_without_check", value, "in [0, 1]"
         )
+        value = self.sprite_fraction
+        _require(_is_number(value, 0) and value <= 1, "data", "sprite_fraction", value, "in [0, 1]")
 
     @property
     def clip_frames(self) -> int:
@@ -386,6 +393,10 @@ class TrainConfig:
     # ours: clips held out to measure D's accuracy per scale (adversarial runs)
     probe_clips: int = flag(128, "clips held out to log D's accuracy per scale")
     log_every: int = flag(10, "steps between metrics records")  # ours
+    # ours: clips held out of training whose one-step Lp + GDL loss is logged (val_loss,
+    # val_lp, val_gdl) every val_every steps: is the run still learning, or on a plateau?
+    val_clips: int = flag(0, "clips held out to log the held-out loss (0: none)")
+    val_every: int = flag(250, "steps between held-out loss records")
     # ours: bf16 autocast where native (CPU with avx512_bf16, or CUDA); fp32 when False
     amp: bool = flag(True, "bf16 autocast where the hardware runs it natively")
     channels_last: bool = flag(True, "NHWC memory layout")  # ours
@@ -405,6 +416,7 @@ class TrainConfig:
         "seed",
         "sample_clips",
         "probe_clips",
+        "val_clips",
         "unroll",
         "unroll_schedule",
         "unroll_stop_gradient",
@@ -420,7 +432,7 @@ class TrainConfig:
                 f"train config: optimizer {self.optimizer!r} is not one of "
                 f"{', '.join(OPTIMIZER_RATES)}"
             )
-        for name in ("steps", "batch_size", "keep_checkpoints", "log_every"):
+        for name in ("steps", "batch_size", "keep_checkpoints", "log_every", "val_every"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise MsganError(f"train config: {name} = {value!r} must be an integer >= 1")
@@ -430,6 +442,7 @@ class TrainConfig:
             "sample_every",
             "sample_clips",
             "probe_clips",
+            "val_clips",
         ):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 0):

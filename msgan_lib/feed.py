@@ -97,17 +97,20 @@ def held_out_indices(count: int, n_samples: int, seed: int) -> torch.Tensor:
     return torch.randperm(count, generator=generator)[:n].sort().values
 
 
-def probe_indices(count: int, n_probe: int, seed: int, exclude: torch.Tensor) -> torch.Tensor:
+def probe_indices(
+    count: int, n_probe: int, seed: int, exclude: torch.Tensor, salt: int = 104_729
+) -> torch.Tensor:
     """Clip indices kept out of training to measure D's accuracy (at most a quarter of the set).
 
     Drawn from the clips that are not in ``exclude`` (the sample clips), with their own seed,
-    so the sample grids show the same clips with or without a probe.
+    so the sample grids show the same clips with or without a probe. Another ``salt`` draws
+    another held-out set the same way (the held-out loss's clips).
     """
     free = torch.ones(count, dtype=torch.bool)
     free[exclude] = False
     candidates = torch.nonzero(free).flatten()
     n = min(n_probe, count // 4)
-    generator = torch.Generator().manual_seed(seed + 104_729)
+    generator = torch.Generator().manual_seed(seed + salt)
     return candidates[torch.randperm(len(candidates), generator=generator)[:n]].sort().values
 
 

@@ -24,6 +24,7 @@ networks are wrapped in DistributedDataParallel.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -305,6 +306,29 @@ class TrainStep:
                 fed = preds[-1].detach() if self.config.unroll_stop_gradient else preds[-1]
                 window = self._window(window, fed)  # (B, 3T, H, W)
         return total, sums
+
+    @torch.no_grad()
+    def held_out_loss(self, clips: Batch, chunk: int = 64) -> dict[str, float]:
+        """The one-step Lp + GDL objective on held-out ``clips`` (no adversarial term):
+        ``val_loss``, ``val_lp`` and ``val_gdl``, means over the clips, in chunks of
+        ``chunk``. Whether a run still learns shows here, on clips it never trained on."""
+        clips_only, actions = clips if isinstance(clips, tuple | list) else (clips, None)
+        sums: dict[str, float] = {}
+        n = self.model_config.n_scales
+        loss_config = dataclasses.replace(self.config.loss, lambda_adv=0.0)
+        for start in range(0, len(clips_only), chunk):
+            part = slice(start, start + chunk)
+            batch = clips_only[part] if actions is None else (clips_only[part], actions[part])
+            history, target, held = self.split(batch)
+            with self.autocast():
+                preds = self.generator(history, held)
+            total, terms = generator_loss(
+                [p.float() for p in preds], scale_targets(target, n), None, loss_config
+            )
+            size = history.shape[0]
+            for key, value in {"loss": total, "lp": terms["lp"], "gdl": terms["gdl"]}.items():
+                sums[f"val_{key}"] = sums.get(f"val_{key}", 0.0) + float(value) * size
+        return {key: value / len(clips_only) for key, value in sums.items()}
 
     def generator_step(
         self, batch: Batch, depth: int = 1

@@ -316,15 +316,24 @@ def _run(
         if config.adversarial
         else held_out[:0]
     )
+    validation = (
+        probe_indices(
+            len(dataset), config.val_clips, config.seed, torch.cat([held_out, probe]), salt=65_537
+        )
+        if config.val_clips
+        else held_out[:0]
+    )
     training = torch.ones(len(dataset), dtype=torch.bool)
     training[held_out] = False
     training[probe] = False
+    training[validation] = False
     per_step = 2 if config.adversarial else 1  # D's minibatch, then G's
     sampler = ClipSampler(
         torch.nonzero(training).flatten(), config.seed, config.batch_size, per_step, process
     )
     samples = load_clips(dataset, held_out) if len(held_out) else None
     probe_clips = load_clips(dataset, probe) if len(probe) else None
+    val_clips = load_clips(dataset, validation) if len(validation) else None
     window = MetricWindow(per_step * config.batch_size * process.world_size)
     feed = ClipFeed(dataset, sampler, start, config.steps, pin=device.type == "cuda")
 
@@ -353,11 +362,14 @@ def _run(
                 bar.set_postfix({k: f"{values[k]:.3g}" for k in shown if k in values}, False)
 
                 last = step == config.steps or stop_now
-                if step % config.log_every == 0 or last:
+                validate = val_clips is not None and (step % config.val_every == 0 or last)
+                if step % config.log_every == 0 or last or validate:
                     record = window.record(step, step_state.learning_rates())
                     if probe_clips is not None:
                         accuracy = step_state.discriminator_accuracy(probe_clips)
                         record.update({f"d_acc_{k}": a for k, a in enumerate(accuracy)})
+                    if validate:
+                        record.update(step_state.held_out_loss(val_clips))
                     log.add(record)
                 if (config.sample_every and step % config.sample_every == 0) or last:
                     log.write_figures(step_state, samples, step)

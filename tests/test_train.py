@@ -375,3 +375,17 @@ def test_loss_flags_are_part_of_the_run_and_export_writes_loadable_weights(
     assert torch.equal(generator(history)[-1], trained(history)[-1])
     assert cli.main(["export", str(run), str(tmp_path / "adv.pt")]) == 1
     assert "must end in .safetensors" in capsys.readouterr().err
+
+
+def test_held_out_loss_is_logged_every_val_every_steps_on_clips_left_out(
+    clips: Path, tmp_path: Path
+) -> None:
+    config = _config(adversarial=False, log_every=4, val_clips=8, val_every=2, steps=5)
+    result = training.train(clips, tmp_path, TINY, config, progress=False)
+    logged = {r["step"]: r for r in result.records}
+    assert sorted(logged) == [2, 4, 5]  # every val_every, every log_every and the last step
+    assert all({"val_loss", "val_lp", "val_gdl"} <= set(r) for r in logged.values())
+    # The one-step objective without the adversarial term: Lp + lambda_gdl GDL.
+    for r in logged.values():
+        expected = r["val_lp"] + config.loss.lambda_gdl * r["val_gdl"]
+        assert r["val_loss"] == pytest.approx(expected, rel=1e-5)
