@@ -2,16 +2,18 @@
 
 ``process_data`` cuts clips of ``history + future`` frames (the paper's 4+1, or 4+K for
 training through the recursion, ``DataConfig.future``) from the videos with the motion rule
-of :mod:`msgan_lib.motion` and stores them as shards: a ``.npy`` byte array holding an
-int64 offset table followed by one zlib stream per clip (uint8, ``(history+future, 3, crop,
-crop)``), so :class:`ClipDataset` reads any clip at random by memory-mapping the shard. A
-``manifest.json`` records count, shapes, seed, source, content digest and motion
-statistics. Videos recorded by ``record-pacman`` come with ``actions.csv``; when every
-video has one, each shard gets a companion ``shard_NNNNNN.actions.npy``, uint8 ``(N,
-history+future-1)``: the actions that led from each clip's first frame to its last, as indices
-into the manifest's ``actions.names`` (the model's conditioning, ``ModelConfig.action_names``).
-Each video draws its clips from its own seeded stream, so the clips do not
-depend on the number of workers; the whole set appears at once when complete.
+of :mod:`msgan_lib.motion` (and a ``DataConfig.sprite_fraction`` of them around Ms. Pac-Man,
+whose positions come from each video's ``positions.csv`` or its frames) and stores them as
+shards: a ``.npy`` byte array holding an int64 offset table followed by one zlib stream per
+clip (uint8, ``(history+future, 3, crop, crop)``), so :class:`ClipDataset` reads any clip at
+random by memory-mapping the shard. A ``manifest.json`` records count, shapes, seed,
+source, content digest and motion statistics. Videos recorded by ``record-pacman`` come
+with ``actions.csv``; when every video has one, each shard gets a companion
+``shard_NNNNNN.actions.npy``, uint8 ``(N, history+future-1)``: the actions that led from
+each clip's first frame to its last, as indices into the manifest's ``actions.names`` (the
+model's conditioning, ``ModelConfig.action_names``). Each video draws its clips from its
+own seeded stream, so the clips do not depend on the number of workers; the whole set
+appears at once when complete.
 """
 
 from __future__ import annotations
@@ -49,13 +51,24 @@ from msgan_lib.frames import (
     load_frames,
     release_scratch,
 )
-from msgan_lib.motion import KEEP_REASONS, draw_crops_by, motion_table, table_scores
+from msgan_lib.motion import (
+    KEEP_REASONS,
+    KEPT_SPRITE_CENTRED,
+    KEPT_SPRITE_NOT_VISIBLE,
+    SPRITE_TRIES,
+    draw_crops_by,
+    draw_sprite_crops,
+    motion_table,
+    table_scores,
+)
 from msgan_lib.pacman import (
     ACTIONS_FILE,
+    PACMAN_COLOUR,
     ale_action_order,
     read_action_set,
     read_actions,
     record_pacman,
+    video_positions,
 )
 from msgan_lib.runtime import default_workers, worker_map
 
@@ -114,7 +127,11 @@ class _VideoJob:
 
 
 def _draw_from_video(
-    frames: np.ndarray, n: int, rng: np.random.Generator, config: DataConfig
+    frames: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    config: DataConfig,
+    positions: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`draw_crops` on channel-first ``frames`` ``(T, 3, H, W)``, scoring only the
     crops tried.
@@ -124,6 +141,12 @@ def _draw_from_video(
     frames must move as much per transition as the port's 4+1 clips, anywhere in the
     frames the unrolled loss trains on (a sprite that only starts moving after the
     history still counts). For ``future = 1`` this is the port's rule, unchanged.
+
+    With ``config.sprite_fraction > 0``, each clip is then chosen with that probability
+    to be cut around Ms. Pac-Man instead (:func:`~msgan_lib.motion.draw_sprite_crops`,
+    from her ``positions`` ``(T, 2)``); its score is its crop's. These random numbers are
+    drawn after the motion rule's, so every other clip is the one ``sprite_fraction = 0``
+    cuts.
     """
     crop, span = config.crop_size, config.clip_frames - 1  # transitions in a clip
     table = motion_table(frames, span, crop)
@@ -132,9 +155,33 @@ def _draw_from_video(
     scaled = dataclasses.replace(
         config, motion_threshold=config.motion_threshold * span / config.history
     )
-    return draw_crops_by(
+    t, y, x, reason, score = draw_crops_by(
         lambda t, y, x: table_scores(table, t, y, x, span, crop), shape, n, rng, scaled
     )
+    if config.sprite_fraction > 0:
+        if positions is None:
+            raise ValueError("sprite_fraction > 0 needs Ms. Pac-Man's positions")
+        sprite = np.flatnonzero(rng.random(n) < config.sprite_fraction)
+        st, sy, sx, found = draw_sprite_crops(positions, len(sprite), rng, config, (height, width))
+        centred = sprite[found]
+        t[centred], y[centred], x[centred] = st[found], sy[found], sx[found]
+        score[centred] = table_scores(table, t[centred], y[centred], x[centred], span, crop)
+        reason[centred] = KEPT_SPRITE_CENTRED
+        reason[sprite[~found]] = KEPT_SPRITE_NOT_VISIBLE
+    return t, y, x, reason, score
+
+
+def _sprite_positions(video_dir: Path, frames: np.ndarray, config: DataConfig) -> np.ndarray:
+    """Ms. Pac-Man's positions ``(T, 2)`` in a video (channel-first ``frames``), refused
+    with one line when no frame that ends a clip's history shows her."""
+    positions = video_positions(video_dir, frames.transpose(0, 2, 3, 1))  # (T, 2)
+    last_history = positions[config.history - 1 : len(frames) - config.future]  # (windows, 2)
+    if np.isnan(last_history[:, 0]).all():
+        raise MsganError(
+            f"--sprite-fraction {config.sprite_fraction} cuts crops around Ms. Pac-Man, but "
+            f"{video_dir} never shows her colour {PACMAN_COLOUR}; use --sprite-fraction 0"
+        )
+    return positions
 
 
 def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
@@ -142,7 +189,12 @@ def _clips_from_video(job: _VideoJob) -> list[dict[str, Any]]:
     frames = load_frames(job.video_dir, channels_first=True)  # (T, 3, H, W)
     crop, length = job.config.crop_size, job.config.clip_frames
     rng = np.random.default_rng(np.random.SeedSequence(job.seed, spawn_key=(job.video_index,)))
-    t, y, x, reason, score = _draw_from_video(frames, job.n_clips, rng, job.config)
+    positions = (
+        _sprite_positions(job.video_dir, frames, job.config)
+        if job.config.sprite_fraction > 0
+        else None
+    )
+    t, y, x, reason, score = _draw_from_video(frames, job.n_clips, rng, job.config, positions)
     transitions = _video_actions(job.video_dir, len(frames), job.action_names)  # (T-1,) or None
     results, start = [], 0
     for name, count in job.shards:
@@ -361,6 +413,10 @@ def _manifest(
             "transitions_scored": config.clip_frames - 1,
             "keep_without_check": config.keep_without_check,
             "max_tries": config.max_tries,
+            # ours: clips cut around Ms. Pac-Man (her centre in the middle half of the crop,
+            # last history frame); "sprite_not_visible" ones kept the motion rule's crop
+            "sprite_fraction": config.sprite_fraction,
+            "sprite_tries": SPRITE_TRIES,
             "counts": {
                 name: int((reasons == code).sum()) for code, name in enumerate(KEEP_REASONS)
             },

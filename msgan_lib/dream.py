@@ -38,7 +38,16 @@ from msgan_lib import metrics
 from msgan_lib.fileio import MsganError, atomic_dir, check_replaceable
 from msgan_lib.frames import frames_to_model, list_videos, load_video, write_video
 from msgan_lib.model import Generator
-from msgan_lib.pacman import restore_emulator
+from msgan_lib.pacman import (  # her position is chapter 01's; F401: also imported from here
+    COLOUR_TOLERANCE,  # noqa: F401
+    MAZE_ROWS,  # noqa: F401
+    MIN_WEIGHT,  # noqa: F401
+    PACMAN_COLOUR,  # noqa: F401
+    pacman_position,  # noqa: F401
+    pacman_positions,
+    pacman_weights,  # noqa: F401
+    restore_emulator,
+)
 from msgan_lib.predict import (
     Predictor,
     encode_actions,
@@ -48,61 +57,6 @@ from msgan_lib.predict import (
 )
 
 # --- Ms. Pac-Man's position ---
-
-# RGB of Ms. Pac-Man's sprite, read from recorded frames. In the maze no other sprite, wall,
-# dot or ghost (frightened ones included) has it; below the maze, the lives (187, 187, 53)
-# and the score (195, 144, 61) come close, so only the maze rows are searched.
-PACMAN_COLOUR = (210, 164, 74)
-MAZE_ROWS = 172  # rows 0..171 of a 210-row frame: the maze; below: lives, fruit, score
-# A pixel counts as her colour with weight 1 - distance / tolerance (RGB distance). The
-# nearest maze colour is the orange ghost's (180, 122, 48), 58 away; the nearest blend of
-# two maze colours that blur can make is orange ghost and wall (41% wall), 48 away, except
-# orange ghost and a flashing frightened ghost's white (214, 214, 214), 33 away, which are
-# rarely side by side.
-COLOUR_TOLERANCE = 40.0
-# Her sprite covers 24 to 100 pixels of a recorded frame (more where a stored frame merges
-# her at two positions): less total weight than this is "not visible".
-MIN_WEIGHT = 8.0
-
-
-def pacman_weights(frame: np.ndarray) -> np.ndarray:
-    """How much each maze pixel of ``frame`` looks like Ms. Pac-Man, ``(MAZE_ROWS, W)``.
-
-    ``frame``: ``(H, W, 3)`` uint8. Weight ``max(0, 1 - d / COLOUR_TOLERANCE)`` with ``d``
-    the RGB distance to :data:`PACMAN_COLOUR`: 1 on her exact colour, 0 on every other
-    colour of the game, in between on the blended colours of a blurry prediction.
-    """
-    if not (isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3):
-        shape = getattr(frame, "shape", type(frame).__name__)
-        raise MsganError(f"pacman_position: expected an (H, W, 3) frame, got {shape}")
-    maze = frame[:MAZE_ROWS].astype(np.float32)  # (rows, W, 3)
-    distance = np.linalg.norm(maze - np.array(PACMAN_COLOUR, np.float32), axis=-1)
-    return np.clip(1.0 - distance / COLOUR_TOLERANCE, 0.0, None)  # (rows, W)
-
-
-def pacman_position(frame: np.ndarray) -> tuple[float, float] | None:
-    """Ms. Pac-Man's position ``(y, x)`` in pixels in ``frame`` ``(H, W, 3)`` uint8, or
-    ``None`` when she is not visible.
-
-    The centroid of :func:`pacman_weights`: on a true frame the mean position of her
-    sprite's pixels; on a predicted, blurry frame pixels count by how close their colour
-    is to hers, so a faded Ms. Pac-Man still has a position as long as enough of her
-    colour survives (total weight at least :data:`MIN_WEIGHT` pixels), and a dream that
-    lost her gives ``None``. The maze wraps through its side tunnels, so ``x`` is a
-    circular mean over the frame's width (she can be split across both edges); ``y`` is a
-    plain weighted mean.
-    """
-    weights = pacman_weights(frame)  # (rows, W)
-    total = float(weights.sum())
-    if total < MIN_WEIGHT:
-        return None
-    rows, width = weights.shape
-    y = float(weights.sum(axis=1) @ np.arange(rows)) / total
-    angle = 2.0 * np.pi * np.arange(width) / width  # column x at angle 2 pi x / W
-    columns = weights.sum(axis=0)  # (W,)
-    mean_angle = math.atan2(float(columns @ np.sin(angle)), float(columns @ np.cos(angle)))
-    x = (mean_angle * width / (2.0 * np.pi)) % width
-    return y, x
 
 
 def position_error(
@@ -189,12 +143,6 @@ class DreamResult:
     psnr_moving: np.ndarray | None = None  # (N,) dB on moving pixels, NaN if none moves
 
 
-def _positions(frames: np.ndarray) -> np.ndarray:
-    """:func:`pacman_position` of every frame ``(N, H, W, 3)``, as ``(N, 2)``, NaN if none."""
-    found = [pacman_position(frame) for frame in frames]
-    return np.array([p if p is not None else (math.nan, math.nan) for p in found])
-
-
 def require_action_model(generator: Generator) -> None:
     """Raise a one-line error unless ``generator`` is action-conditioned."""
     if not generator.config.action_names:
@@ -257,12 +205,12 @@ def dream(
         history_actions=history_actions,
         actions=played,
         frames=dreamed,
-        positions=_positions(dreamed),
+        positions=pacman_positions(dreamed),
     )
     if emulator:
         true = emulator_rollout(video_dir, start + history - 1, played)  # (N, H, W, 3)
         result.emulator = true
-        result.emulator_positions = _positions(true)
+        result.emulator_positions = pacman_positions(true)
         result.errors = np.array(
             [
                 position_error(_as_position(a), _as_position(b), width)

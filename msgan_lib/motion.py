@@ -9,6 +9,10 @@ must exceed a threshold (100), drawing up to ``max_tries`` random crops of a ran
 and keeping the last try after that many misses; a fraction of clips skips the check, so
 static content is still seen (:func:`draw_crops`).
 
+Ours, beyond the port: a fraction of clips (``DataConfig.sprite_fraction``) is cut around
+Ms. Pac-Man instead (:func:`draw_sprite_crops`), so that the frames the model learns from
+show the player's sprite, which a random crop of the maze mostly misses.
+
 Three ways to the same score, exact in integer arithmetic: :func:`motion_score` for one clip
 (the definition), :func:`motion_score_map` for every crop of every window of a video
 (summed-area tables over the per-pixel energy), and :func:`motion_table` /
@@ -82,8 +86,18 @@ def motion_score_map(frames: np.ndarray, history: int = 4, crop_size: int = 32) 
 
 
 KEPT_PASSED, KEPT_WITHOUT_CHECK, KEPT_AFTER_MAX_TRIES = 0, 1, 2
+# A sprite clip (draw_sprite_crops) that shows her; one whose tries never found her keeps
+# the motion rule's crop, counted apart.
+KEPT_SPRITE_CENTRED, KEPT_SPRITE_NOT_VISIBLE = 3, 4
 
-KEEP_REASONS = ("passed", "kept_without_check", "kept_after_max_tries")
+KEEP_REASONS = (  # the manifest's names of the codes above, in order (new ones go last)
+    "passed",
+    "kept_without_check",
+    "kept_after_max_tries",
+    "sprite_centred",
+    "sprite_not_visible",
+)
+SPRITE_TRIES = 10  # ours: random windows tried for a sprite clip before the motion rule's
 
 
 def motion_table(frames: np.ndarray, history: int, crop: int) -> np.ndarray:
@@ -193,3 +207,41 @@ def draw_crops_by(
             break
     rows = np.arange(n)
     return t, ys[rows, choice], xs[rows, choice], reason, score
+
+
+def draw_sprite_crops(
+    positions: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    config: DataConfig,
+    frame_size: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Draw ``n`` clips whose crop shows Ms. Pac-Man in the clip's last history frame.
+
+    ``positions`` ``(T, 2)`` holds her ``(y, x)`` in every frame of the video, NaN where she
+    is not visible (:func:`msgan_lib.pacman.video_positions`); ``frame_size`` is ``(H, W)``.
+    For each clip up to :data:`SPRITE_TRIES` random windows are tried and the first whose
+    frame ``history - 1`` shows her is kept. Her centre then lies at a uniformly random
+    offset within the middle half of the crop (``crop / 4`` to ``3 crop / 4`` from its top
+    and left), so she is not always in the middle and the next frames' moves stay in view;
+    a crop past the frame's border is shifted back inside, which keeps her in it.
+
+    Returns ``t, y, x, found``, arrays of length ``n``: window and crop corner of each
+    clip, and whether a try showed her (where not, the caller keeps the motion rule's
+    crop). All random numbers are drawn up front, as in :func:`draw_crops_by`.
+    """
+    crop, height, width = config.crop_size, *frame_size
+    n_windows = len(positions) - (config.clip_frames - 1)
+    tries = rng.integers(n_windows, size=(n, SPRITE_TRIES))  # (n, tries): windows
+    offset = rng.uniform(crop / 4, 3 * crop / 4, size=(n, 2))  # (n, 2): her (y, x) in crop
+    seen = positions[tries + config.history - 1]  # (n, tries, 2): in the last history frame
+    visible = ~np.isnan(seen[..., 0])  # (n, tries)
+    found = visible.any(axis=1)
+    first = visible.argmax(axis=1)  # the first try that shows her (0 where none does)
+    rows = np.arange(n)
+    t = tries[rows, first]
+    centre = np.where(found[:, None], seen[rows, first], crop / 2)  # (n, 2)
+    corner = np.rint(centre - offset).astype(np.int64)  # (n, 2): top-left (y, x)
+    y = np.clip(corner[:, 0], 0, height - crop)
+    x = np.clip(corner[:, 1], 0, width - crop)
+    return t, y, x, found

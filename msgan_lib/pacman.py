@@ -5,19 +5,23 @@ The game draws only some of its ghosts in each emulator frame (sprite flicker), 
 stored frame merges consecutive emulator frames (:func:`merge_flicker`); the player holds a
 random action for a random number of stored frames, so Ms. Pac-Man runs along corridors
 instead of jittering, and each video gets ``actions.csv`` (the action behind every stored
-frame) and ``emulator.json`` (what replays it in the emulator, :func:`restore_emulator`).
-Episodes are split into train and test by episode, each with its own seed derived from one
-run seed, so the same arguments always give identical PNG files. How the game is played
-and sampled is :class:`~msgan_lib.config.RecordConfig`.
+frame), ``emulator.json`` (what replays it in the emulator, :func:`restore_emulator`) and
+``positions.csv`` (where Ms. Pac-Man is in every stored frame, :func:`pacman_position`: the
+position chapters 05 and 06 measure in predictions, and that ``process-data`` centres
+crops on, ``DataConfig.sprite_fraction``). Episodes are split into train and test by
+episode, each with its own seed derived from one run seed, so the same arguments always
+give identical PNG files. How the game is played and sampled is
+:class:`~msgan_lib.config.RecordConfig`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ import numpy as np
 
 from msgan_lib.config import RecordConfig
 from msgan_lib.fileio import MsganError, atomic_dir, check_replaceable, write_text_atomic
-from msgan_lib.frames import write_video
+from msgan_lib.frames import list_frames, load_video, write_video
 from msgan_lib.runtime import default_workers, worker_map
 
 
@@ -81,6 +85,71 @@ def visible_ghosts(frames: np.ndarray) -> np.ndarray:
     return np.stack(present, axis=1)  # (N, 4)
 
 
+# --- Ms. Pac-Man's position ---
+
+# RGB of Ms. Pac-Man's sprite, read from recorded frames. In the maze no other sprite, wall,
+# dot or ghost (frightened ones included) has it; below the maze, the lives (187, 187, 53)
+# and the score (195, 144, 61) come close, so only the maze rows are searched.
+PACMAN_COLOUR = (210, 164, 74)
+MAZE_ROWS = 172  # rows 0..171 of a 210-row frame: the maze; below: lives, fruit, score
+# A pixel counts as her colour with weight 1 - distance / tolerance (RGB distance). The
+# nearest maze colour is the orange ghost's (180, 122, 48), 58 away; the nearest blend of
+# two maze colours that blur can make is orange ghost and wall (41% wall), 48 away, except
+# orange ghost and a flashing frightened ghost's white (214, 214, 214), 33 away, which are
+# rarely side by side.
+COLOUR_TOLERANCE = 40.0
+# Her sprite covers 24 to 100 pixels of a recorded frame (more where a stored frame merges
+# her at two positions): less total weight than this is "not visible".
+MIN_WEIGHT = 8.0
+
+
+def pacman_weights(frame: np.ndarray) -> np.ndarray:
+    """How much each maze pixel of ``frame`` looks like Ms. Pac-Man, ``(MAZE_ROWS, W)``.
+
+    ``frame``: ``(H, W, 3)`` uint8. Weight ``max(0, 1 - d / COLOUR_TOLERANCE)`` with ``d``
+    the RGB distance to :data:`PACMAN_COLOUR`: 1 on her exact colour, 0 on every other
+    colour of the game, in between on the blended colours of a blurry prediction.
+    """
+    if not (isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3):
+        shape = getattr(frame, "shape", type(frame).__name__)
+        raise MsganError(f"pacman_position: expected an (H, W, 3) frame, got {shape}")
+    maze = frame[:MAZE_ROWS].astype(np.float32)  # (rows, W, 3)
+    distance = np.linalg.norm(maze - np.array(PACMAN_COLOUR, np.float32), axis=-1)
+    return np.clip(1.0 - distance / COLOUR_TOLERANCE, 0.0, None)  # (rows, W)
+
+
+def pacman_position(frame: np.ndarray) -> tuple[float, float] | None:
+    """Ms. Pac-Man's position ``(y, x)`` in pixels in ``frame`` ``(H, W, 3)`` uint8, or
+    ``None`` when she is not visible.
+
+    The centroid of :func:`pacman_weights`: on a true frame the mean position of her
+    sprite's pixels; on a predicted, blurry frame pixels count by how close their colour
+    is to hers, so a faded Ms. Pac-Man still has a position as long as enough of her
+    colour survives (total weight at least :data:`MIN_WEIGHT` pixels), and a dream that
+    lost her gives ``None``. The maze wraps through its side tunnels, so ``x`` is a
+    circular mean over the frame's width (she can be split across both edges); ``y`` is a
+    plain weighted mean.
+    """
+    weights = pacman_weights(frame)  # (rows, W)
+    total = float(weights.sum())
+    if total < MIN_WEIGHT:
+        return None
+    rows, width = weights.shape
+    y = float(weights.sum(axis=1) @ np.arange(rows)) / total
+    angle = 2.0 * np.pi * np.arange(width) / width  # column x at angle 2 pi x / W
+    columns = weights.sum(axis=0)  # (W,)
+    mean_angle = math.atan2(float(columns @ np.sin(angle)), float(columns @ np.cos(angle)))
+    x = (mean_angle * width / (2.0 * np.pi)) % width
+    return y, x
+
+
+def pacman_positions(frames: Iterable[np.ndarray]) -> np.ndarray:
+    """:func:`pacman_position` of every ``(H, W, 3)`` frame, as float64 ``(N, 2)`` rows
+    ``(y, x)``, NaN where she is not visible."""
+    found = [pacman_position(frame) or (math.nan, math.nan) for frame in frames]
+    return np.array(found, dtype=np.float64).reshape(-1, 2)  # (N, 2)
+
+
 def episode_seed(seed: int, split: str, episode: int) -> np.random.SeedSequence:
     """The seed stream of one episode: distinct for every (run seed, split, episode)."""
     return np.random.SeedSequence(seed, spawn_key=(("train", "test").index(split), episode))
@@ -89,6 +158,7 @@ def episode_seed(seed: int, split: str, episode: int) -> np.random.SeedSequence:
 ACTIONS_FILE = "actions.csv"  # per video: which action produced each stored frame
 EMULATOR_FILE = "emulator.json"  # per video: what restores the emulator at any stored frame
 EMULATOR_FORMAT = "msgan-emulator-1"
+POSITIONS_FILE = "positions.csv"  # per video: where Ms. Pac-Man is in each stored frame
 
 
 def ale_action_order(name: str) -> tuple[int, str]:
@@ -240,6 +310,77 @@ def write_action_log(video_dir: Path, episode: PacmanEpisode) -> None:
     write_text_atomic(video_dir / EMULATOR_FILE, json.dumps(state) + "\n")
 
 
+def write_positions(video_dir: Path, positions: np.ndarray) -> None:
+    """Write ``positions.csv``: Ms. Pac-Man's position in every stored frame of a video.
+
+    Header ``frame,x,y``, one row per stored frame (``frame`` as in ``actions.csv``: 1 is
+    ``frame_000001.png``); ``x`` the column from the left and ``y`` the row from the top,
+    in pixels with 3 decimals (:func:`pacman_position`), both empty (``12,,``) in a frame
+    where she is not visible. ``positions`` is ``(N, 2)`` ``(y, x)``, NaN where not visible.
+    """
+    rows = [
+        f"{i},," if math.isnan(y) else f"{i},{x:.3f},{y:.3f}"
+        for i, (y, x) in enumerate(positions.tolist(), start=1)
+    ]
+    write_text_atomic(video_dir / POSITIONS_FILE, "\n".join(["frame,x,y", *rows]) + "\n")
+
+
+def read_positions(video_dir: str | os.PathLike[str]) -> np.ndarray | None:
+    """The ``positions.csv`` of a video as float64 ``(N, 2)`` rows ``(y, x)`` (row ``i``:
+    stored frame ``i + 1``), NaN where she is not visible; ``None`` when it has none."""
+    path = Path(video_dir) / POSITIONS_FILE
+    if not path.is_file():
+        return None
+    lines = path.read_text().splitlines()
+    if not lines or lines[0].strip() != "frame,x,y":
+        raise MsganError(f"{path} must start with the header 'frame,x,y'")
+    positions = np.full((len(lines) - 1, 2), np.nan)  # (N, 2): (y, x)
+    for number, line in enumerate(lines[1:], start=1):
+        fields = [field.strip() for field in line.split(",")]
+        try:
+            if len(fields) != 3 or fields[0] != str(number):
+                raise ValueError
+            if fields[1:] != ["", ""]:
+                positions[number - 1] = float(fields[2]), float(fields[1])
+        except ValueError:
+            raise MsganError(
+                f"{path}, line {number + 1}: expected '{number},<x>,<y>' or '{number},,', "
+                f"got {line!r}"
+            ) from None
+    return positions
+
+
+def video_positions(
+    video_dir: str | os.PathLike[str], frames: np.ndarray | None = None
+) -> np.ndarray:
+    """Ms. Pac-Man's position in every frame of a video: float64 ``(T, 2)`` ``(y, x)``, NaN
+    where she is not visible.
+
+    From ``positions.csv`` when the video has one (``record-pacman`` writes it), otherwise
+    computed from the frames with :func:`pacman_position`, so videos recorded before
+    ``positions.csv`` existed, and imported ones, work too; nothing is written into
+    ``video_dir``. ``frames`` ``(T, H, W, 3)`` uint8: the video's frames when the caller
+    has them loaded (a channel-first video as ``frames.transpose(0, 2, 3, 1)``).
+
+    The position comes from the frames, not from the emulator's RAM: it is exactly the
+    position the evaluation and the dream measure in predictions (chapters 05, 06), and it
+    exists for any video. RAM bytes 10 and 16 (x = byte 10 - 8, y = byte 16 + 6 pixels)
+    agree with it to a median of 0.45 and 0.17 pixels, but not everywhere: 95th percentile
+    1.6 and 2.2 pixels, at worst 32 and 36 (600 stored frames of one episode).
+    """
+    video_dir = Path(video_dir)
+    n_frames = len(frames) if frames is not None else len(list_frames(video_dir))
+    recorded = read_positions(video_dir)
+    if recorded is not None:
+        if len(recorded) != n_frames:
+            raise MsganError(
+                f"{video_dir / POSITIONS_FILE} must hold one row per frame ({n_frames}), "
+                f"found {len(recorded)}; re-record the video"
+            )
+        return recorded
+    return pacman_positions(load_video(video_dir) if frames is None else frames)
+
+
 def read_actions(video_dir: str | os.PathLike[str]) -> list[str] | None:
     """The ``actions.csv`` of a video as a list (entry ``i``: the action that turned stored
     frame ``i`` into ``i + 1``, 0-based), or ``None`` when the video has none."""
@@ -330,8 +471,16 @@ def _record_episode(task: tuple[int, str, int, Path, RecordConfig]) -> int:
     seed, split, episode_index, video_dir, config = task
     video_dir.mkdir()
     episode = PacmanEpisode(episode_seed(seed, split, episode_index), config)
-    count = write_video(episode, video_dir)
+    positions: list[np.ndarray] = []  # (1, 2) per stored frame
+
+    def located() -> Iterator[np.ndarray]:  # each frame as stored (PNG is lossless)
+        for frame in episode:
+            positions.append(pacman_positions([frame]))
+            yield frame
+
+    count = write_video(located(), video_dir)
     write_action_log(video_dir, episode)
+    write_positions(video_dir, np.concatenate(positions))  # (count, 2)
     return count
 
 
@@ -351,7 +500,9 @@ def record_pacman(
     """Record Ms. Pac-Man episodes into ``<out>/images/{train,test}/episode_NNNNN/``.
 
     Train and test hold different episodes, each seeded from ``(seed, split, index)``, so
-    the same arguments always give identical PNG files. A split with 0 episodes is left
+    the same arguments always give identical PNG files. Each video also gets
+    ``actions.csv``, ``emulator.json`` (:func:`write_action_log`) and ``positions.csv``
+    (:func:`write_positions`). A split with 0 episodes is left
     untouched. An existing split directory is replaced only with ``overwrite`` and only if
     it holds nothing but ``episode_*`` directories; each split appears at once when done.
     Returns a summary: frames per video, seconds and frames per second.

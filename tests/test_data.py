@@ -226,7 +226,13 @@ def test_motion_table_scores_and_lazy_draws_match_the_full_map() -> None:
     t, y, x = (a.ravel() for a in np.indices(full.shape))
     assert np.array_equal(motion.table_scores(table, t, y, x, history, crop), full.ravel())
     for threshold, keep in [(100.0, 0.05), (1e9, 0.0), (0.0, 0.5), (300.0, 0.0)]:
-        config = DataConfig(history, crop, threshold, keep, max_tries=9)
+        config = DataConfig(
+            history=history,
+            crop_size=crop,
+            motion_threshold=threshold,
+            keep_without_check=keep,
+            max_tries=9,
+        )
         expected = draw_crops(full, 400, np.random.default_rng(7), config)
         got = _draw_from_video(chw, 400, np.random.default_rng(7), config)
         assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
