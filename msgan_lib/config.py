@@ -136,7 +136,8 @@ class ModelConfig:
     """
 
     history: int = 4  # paper: 4 input frames
-    crop_size: int = 32  # paper: D is built for 32x32 training crops
+    # paper: 32x32 training crops (D is built for them); the clips' crop size when training
+    crop_size: int = flag(32, "side of the training crops (the clip set's)")
     # Paper, generator table (1/8, 1/4, 1/2, 1): feature maps and kernel sizes.
     g_feature_maps: tuple[tuple[int, ...], ...] = (
         (128, 256, 128),

@@ -191,7 +191,12 @@ def test_evaluate_scores_an_action_model_beside_an_unconditioned_one(
     paths = evaluate.write_evaluation(evaluation, tmp_path)
     rows = evaluate.read_metrics_csv(paths["csv"])
     assert {r.model for r in rows} == {"tiny-action", "tiny-plain", *metrics.BASELINES}
-    assert len(rows) == 4 * steps * 3 * 2
+    # 3 metrics x 2 regions, and on Ms. Pac-Man's frames found/error for her, per step
+    assert len(rows) == 4 * steps * (3 * 2 + 2)
+    sprite = [r for r in rows if r.region == evaluate.SPRITE_REGION]
+    assert {r.metric for r in sprite} == set(evaluate.SPRITE_METRICS)
+    found = {r.model: r.mean for r in sprite if r.metric == "pacman_found" and r.step == 1}
+    assert found["last_input"] == 1.0  # the copy of a true frame always shows her
     assert "tiny-action) played the recorded actions" in paths["md"].read_text()
     # The one window starts at frame 0: the action model's step-1 PSNR is its prediction
     # under the recorded actions, and would differ under other actions.
