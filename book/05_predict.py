@@ -421,7 +421,7 @@ for name, explored_prediction in explored.items():
 
 # %%
 names = [*models, *metrics.BASELINES]
-assert [r.model for r in evaluation.rows[:: predict_steps * 6]] == names, "missing table rows"
+assert list(dict.fromkeys(r.model for r in evaluation.rows)) == names, "missing table rows"
 assert all(np.isfinite(r.mean) for r in evaluation.rows if r.region == "full")
 assert all(
     table[b, s, "psnr", "full"] > table[b, s, "psnr", "moving"]
