@@ -376,8 +376,7 @@ def write_evaluation(evaluation: Evaluation, out: str | os.PathLike[str]) -> dic
     paths = {name: out / f"metrics.{name}" for name in ("csv", "md", "png")}
     write_text_atomic(paths["csv"], metrics_csv(evaluation.rows))
     write_text_atomic(paths["md"], metrics_markdown(evaluation))
-    frame_rows = [r for r in evaluation.rows if r.region != SPRITE_REGION]
-    viz.save_figure(viz.metrics_vs_step(frame_rows), paths["png"])
+    viz.save_figure(viz.metrics_vs_step(evaluation.rows), paths["png"])
     return paths
 
 

@@ -454,6 +454,7 @@ def metrics_vs_step(rows: Sequence, regions: Sequence[str] = ("full", "moving"))
     """
     from matplotlib.ticker import MaxNLocator
 
+    rows = [r for r in rows if r.region in regions]  # e.g. not Ms. Pac-Man's "sprite" rows
     metric_names = list(dict.fromkeys(r.metric for r in rows))
     models = list(dict.fromkeys(r.model for r in rows))
     fig, axes = plt.subplots(
