@@ -404,3 +404,213 @@ def test_action_model_predicts_evaluates_and_dreams_in_either_precision(
     played = ",".join(recorded_actions[3 : 3 + steps])
     assert main(["dream", *common, "--actions", played, "--out", str(out)]) == 0
     assert np.array_equal(load_video(out / "dream"), expected)
+
+
+# --- measuring a world model (issue 20) ---
+
+
+def test_visible_starts_show_her_in_the_last_input_frame(recorded: Path, video: Path) -> None:
+    frames = load_video(video)
+    starts = dream.visible_starts(recorded, history=4, steps=3, count=None, stride=5)
+    assert starts and all(v == video and s % 5 == 0 for v, s in starts)
+    for _, start in starts:
+        assert dream.pacman_position(frames[start + 3]) is not None
+        assert start + 4 + 3 <= FRAMES  # room for the recorded frames after the window
+    hidden = [s for s in range(0, FRAMES - 6, 5) if dream.pacman_position(frames[s + 3]) is None]
+    assert len(starts) == len(range(0, FRAMES - 6, 5)) - len(hidden)
+    some = dream.visible_starts(recorded, 4, 3, count=3, stride=5, seed=1)
+    assert len(some) == 3 and set(some) <= set(starts) and some == sorted(some)
+    with pytest.raises(MsganError, match="no window of 4 \\+ 60 frames"):
+        dream.visible_starts(recorded, 4, FRAMES)
+
+
+def test_recorded_dreams_follow_the_recording(
+    video: Path, names: tuple[str, ...], recorded: Path
+) -> None:
+    models = {"action": _action_model(names), "plain": Generator(preset("tiny")).eval()}
+    starts = [(video, 30), (video, 5)]
+    result = dream.recorded_dreams(models, starts, steps=3, batch_size=1, keep_frames=True)
+    frames = load_video(video)
+    assert set(result.positions) == {"action", "plain", dream.STAYS_PUT}
+    for row, (_, start) in enumerate(starts):
+        truth = dream.pacman_positions(frames[start + 4 : start + 7])
+        np.testing.assert_allclose(result.truth[row], truth, atol=1e-3)  # positions.csv
+        still = dream.pacman_positions(frames[start + 3 : start + 4])  # (1, 2), held
+        np.testing.assert_allclose(
+            result.positions[dream.STAYS_PUT][row], np.repeat(still, 3, 0), atol=1e-3
+        )
+    # The action model's dream is dream() under the recorded actions from that start.
+    single = dream.dream(models["action"], video, read_actions(video)[33:], 3, start=30)
+    assert np.array_equal(result.frames["action"][0], single.frames)
+    np.testing.assert_array_equal(result.positions["action"][0], single.positions)
+    errors = result.errors(dream.STAYS_PUT)
+    assert errors.shape == (2, 3) and np.all(np.isfinite(errors) | np.isnan(result.truth[..., 0]))
+    with pytest.raises(MsganError, match="no 3 recorded frames"):
+        dream.recorded_dreams(models, [(video, FRAMES - 5)], steps=3)
+
+
+def test_errors_found_and_medians_count_a_lost_dream_as_far() -> None:
+    nan = np.nan
+    truth = np.array([[[10.0, 5.0]], [[10.0, 5.0]], [[10.0, 5.0]], [[nan, nan]]])  # (4, 1, 2)
+    dreamt = np.array([[[10.0, 8.0]], [[14.0, 5.0]], [[nan, nan]], [[1.0, 1.0]]])
+    result = dream.RecordedDreams(
+        starts=[], steps=1, width=160, truth=truth, positions={"m": dreamt}
+    )
+    np.testing.assert_array_equal(result.errors("m")[:, 0], [3.0, 4.0, nan, nan])
+    np.testing.assert_array_equal(result.found("m")[:, 0], [1.0, 1.0, 0.0, nan])
+    assert result.found_share("m")[0] == pytest.approx(2 / 3)
+    assert result.median_error("m")[0] == 4.0  # median of 3, 4 and a lost (inf)
+    assert result.median_error("m", lost_counts=False)[0] == 3.5
+    # Around the tunnels: x 1 and x 159 are 2 pixels apart in a 160-wide maze.
+    edge = dream.position_errors(np.array([[0.0, 1.0]]), np.array([[0.0, 159.0]]), 160)
+    assert edge[0] == pytest.approx(2.0)
+
+
+def test_emulator_branches_replay_each_branch_from_one_restore(video: Path) -> None:
+    branches = [["LEFT"] * 3, ["RIGHT"] * 3, ["UP", "NOOP"]]
+    rollouts = dream.emulator_branches(video, CORRIDOR_FRAME, branches)
+    for actions, frames in zip(branches, rollouts, strict=True):
+        assert np.array_equal(frames, dream.emulator_rollout(video, CORRIDOR_FRAME, actions))
+    assert not np.array_equal(rollouts[0][-1], rollouts[1][-1])
+
+
+def test_steer_dreams_and_plays_each_direction(video: Path, names: tuple[str, ...]) -> None:
+    model = _action_model(names)
+    start = CORRIDOR_FRAME - 3  # the last input frame is the corridor frame
+    steering = dream.steer(model, [(video, start)], steps=6)
+    assert steering.directions == dream.STEERING
+    assert steering.dream.shape == steering.emulator.shape == (1, 4, 6, 2)
+    assert steering.dream_frames.shape == (1, 4, 210, 160, 3)
+    # Each direction is dream() and the emulator under it held (checked for one: RIGHT);
+    # the four directions go through the model as one batch, so within a grey level.
+    single = dream.dream(model, video, ["RIGHT"] * 6, 6, start=start, emulator=True)
+    np.testing.assert_allclose(steering.dream[0, 1], single.positions, atol=0.05)
+    np.testing.assert_array_equal(steering.emulator[0, 1], single.emulator_positions)
+    assert np.array_equal(steering.emulator_frames[0, 1], single.emulator[-1])
+    gap = np.abs(steering.dream_frames[0, 1].astype(int) - single.frames[-1].astype(int))
+    assert gap.max() <= 1
+    # In the corridor the emulator moves her apart: RIGHT ends right of LEFT.
+    apart = dream.separation(steering, ("LEFT", "RIGHT"))
+    assert apart.step == 6 and apart.used.tolist() == [True] and apart.emulator[0] > 6
+    with pytest.raises(MsganError, match="did not play UP"):
+        dream.separation(dream.steer(model, [(video, start)], 1, ("LEFT", "RIGHT")), ("UP", "DOWN"))
+
+
+def test_separation_ratio_along_the_emulators_sign() -> None:
+    nan = np.nan
+    # Three starts, LEFT then RIGHT, one step: the emulator separates her by +10, -8, +2 px;
+    # the dreams by +5, +8 and (lost under RIGHT) nothing.
+    emulator = np.array(
+        [[[[0, 50.0]], [[0, 60.0]]], [[[0, 50.0]], [[0, 42.0]]], [[[0, 50.0]], [[0, 52.0]]]]
+    )
+    dreamt = np.array(
+        [[[[0, 50.0]], [[0, 55.0]]], [[[0, 50.0]], [[0, 58.0]]], [[[0, 50.0]], [[nan, nan]]]]
+    )
+    steering = dream.Steering(
+        starts=[],
+        directions=("LEFT", "RIGHT"),
+        steps=1,
+        width=160,
+        start_positions=np.zeros((3, 2)),
+        dream=dreamt,
+        emulator=emulator,
+        dream_frames=np.zeros((3, 2, 1, 1, 3), np.uint8),
+        emulator_frames=np.zeros((3, 2, 1, 1, 3), np.uint8),
+    )
+    apart = dream.separation(steering)
+    assert apart.used.tolist() == [True, True, False]  # +2 px is under MIN_SEPARATION_PX
+    assert apart.ratio == pytest.approx((5 - 8) / (10 + 8))
+    assert apart.median_ratio == pytest.approx((0.5 - 1.0) / 2)
+    assert (apart.agree, apart.lost) == (1, 0)
+    lost = dream.separation(steering, min_px=1.0)  # now the lost dream counts, as 0
+    assert lost.lost == 1 and lost.ratio == pytest.approx((5 - 8 + 0) / 20)
+    # Around the tunnels: 155 to 3 is 8 pixels to the right.
+    emulator[0, 1, 0, 1], emulator[0, 0, 0, 1] = 3.0, 155.0
+    assert dream.separation(steering).emulator[0] == pytest.approx(8.0)
+
+
+def test_action_effect_is_zero_for_a_model_that_ignores_actions(
+    video: Path, names: tuple[str, ...]
+) -> None:
+    starts = [(video, s) for s in (10, 20, 30, 40)]
+    torch.manual_seed(0)
+    ignoring = Generator(dataclasses.replace(preset("tiny"), action_names=names)).eval()
+    flat = dream.action_effect(ignoring, starts, seed=0)  # its action weights are all zero
+    assert set(flat.errors) == set(dream.ACTION_VARIANTS)
+    assert np.isfinite(flat.errors["recorded"]).all()
+    assert flat.rise("random") == 0.0 and flat.rise("shuffled") == 0.0
+    reading = dream.action_effect(_action_model(names), starts, seed=0, batch_size=3)
+    assert reading.rise("random") != 0.0
+    # The recorded variant is the model's one-step moving-pixel error, computed directly.
+    frames = frames_to_model(load_video(video)[10:15])  # (5, 3, H, W)
+    history, truth = frames[:4].reshape(1, 12, 210, 160), metrics.to_unit(frames[4:])
+    config = _action_model(names).config
+    guess = predict.Predictor(_action_model(names), precision="fp32")(
+        history, 1, predict.encode_actions([read_actions(video)[10:14]], config, "test")
+    )
+    moving = metrics.moving_mask(metrics.to_unit(frames[3:4]), truth)
+    expected = 10 ** (-metrics.psnr(metrics.to_unit(guess[:, 0]), truth, moving).item() / 10)
+    assert reading.errors["recorded"][0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_targets_say_met_or_missed() -> None:
+    rows = [
+        evaluate.MetricRow(model, step, "psnr", "moving", value, 0.0, 4)
+        for model, value in (("a", 12.0), ("c", 10.5))
+        for step in range(1, 9)
+    ]
+    evaluation = evaluate.Evaluation(rows, "x", 4, 0, 0, 8, "fp32")
+    assert dream.moving_psnr_gain(evaluation, "a", "c") == pytest.approx(1.5)
+    truth = np.tile([50.0, 80.0], (4, 16, 1))  # (N, S, 2): she stands still
+    near = truth + [0.0, 3.0]
+    lost = near.copy()
+    lost[0, 15] = np.nan  # one of four dreams lost her at step 16: 75% found
+    dreams = dream.RecordedDreams([], 16, 160, truth, {"a": lost, "c": near})
+    effect = dream.ActionEffect(
+        [], {"recorded": np.ones(3), "shuffled": np.ones(3), "random": np.full(3, 1.2)}
+    )
+    steering = dream.Steering(
+        [],
+        ("LEFT", "RIGHT"),
+        1,
+        160,
+        np.zeros((1, 2)),
+        dream=np.array([[[[0, 50.0]], [[0, 57.0]]]]),
+        emulator=np.array([[[[0, 50.0]], [[0, 60.0]]]]),
+        dream_frames=np.zeros((1, 2, 1, 1, 3), np.uint8),
+        emulator_frames=np.zeros((1, 2, 1, 1, 3), np.uint8),
+    )
+    targets = dream.world_model_targets(
+        dreams,
+        "a",
+        "c",
+        dream.separation(steering),
+        effect,
+        dream.moving_psnr_gain(evaluation, "a", "c"),
+    )
+    assert [t.met for t in targets] == [True, False, True, True, True]
+    assert "3.0 px" in targets[0].measured and "75% of 4" in targets[1].measured
+    assert "70%" in targets[2].measured and "+20.0%" in targets[3].measured
+    table = dream.targets_markdown(targets).splitlines()
+    assert table[0] == "| target | measured | |" and len(table) == 2 + 5
+    assert table[3].endswith("| **missed** |") and table[2].endswith("| met |")
+    parsed = list(csv.DictReader(dream.targets_csv(targets).splitlines()))
+    assert [r["met"] for r in parsed] == ["met", "missed", "met", "met", "met"]
+
+
+def test_player_plays_what_dream_dreams(video: Path, names: tuple[str, ...]) -> None:
+    model = _action_model(names)
+    actions = ["LEFT", "LEFT", "UP", "RIGHT"]
+    player = dream.Player(model, video, start=20)
+    made = [player.play(action) for action in actions]
+    reference = dream.dream(model, video, actions, 4, start=20, emulator=True)
+    for (dreamt, true), frame, emulated in zip(
+        made, reference.frames, reference.emulator, strict=True
+    ):
+        assert np.abs(dreamt.astype(int) - frame.astype(int)).max() <= 1
+        assert np.array_equal(true, emulated)
+    player.restart()
+    assert player.made == [] and player.actions == read_actions(video)[20:23]
+    again, true = player.play("LEFT")
+    assert np.array_equal(true, reference.emulator[0])
+    assert np.abs(again.astype(int) - reference.frames[0].astype(int)).max() <= 1
