@@ -865,6 +865,10 @@ def _px(value: float) -> str:
     return "lost" if math.isinf(value) else "n/a" if math.isnan(value) else f"{value:.1f} px"
 
 
+def _share(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.0%}"
+
+
 def world_model_targets(
     dreams: RecordedDreams,
     model: str,
@@ -895,14 +899,15 @@ def world_model_targets(
         ),
         Target(
             f"she is still found at step {found_step}: in {TARGET_FOUND:.0%} of the dreams",
-            f"{found:.0%} of {n_truth} ({control}: {control_found:.0%})",
+            f"{_share(found)} of {n_truth} ({control}: {_share(control_found)})",
             found >= TARGET_FOUND,
         ),
         Target(
             f"{first} vs {second} separation at step {lr.step}: {TARGET_SEPARATION:.0%} of the "
             f"emulator's (where it is {lr.min_px:g} px or more)",
-            f"{lr.ratio:.0%} (median per start {lr.median_ratio:.0%}) over {int(lr.used.sum())} "
-            f"of {len(lr.used)} starts; right way at {lr.agree}, lost at {lr.lost}",
+            f"{_share(lr.ratio)} (median per start {_share(lr.median_ratio)}) over "
+            f"{int(lr.used.sum())} of {len(lr.used)} starts; right way at {lr.agree}, lost at "
+            f"{lr.lost}",
             bool(lr.used.any()) and lr.ratio >= TARGET_SEPARATION,
         ),
         Target(
