@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--out", help="also write the report (.md) or the targets (.csv)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     models = load_models([args.path, args.control])
     model, control = list(models)
     action_model = models[model]
@@ -163,7 +163,8 @@ def main() -> None:
     say()
     say(dream.targets_markdown(targets).rstrip())
     say()
-    say(f"{time.perf_counter() - started:.0f} s, {args.threads} thread(s)")
+    cpu = time.process_time() - cpu_started
+    say(f"{time.perf_counter() - started:.0f} s, {cpu:.0f} s of CPU, {args.threads} thread(s)")
     if args.out:
         out = Path(args.out)
         text = dream.targets_csv(targets) if out.suffix == ".csv" else "\n".join(lines) + "\n"

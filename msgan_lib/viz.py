@@ -485,6 +485,42 @@ def metrics_vs_step(rows: Sequence, regions: Sequence[str] = ("full", "moving"))
     return fig
 
 
+def line_panels(
+    panels: dict[str, dict[str, tuple[Sequence[float], Sequence[float]]]],
+    xlabel: str,
+    ylabel: str,
+    logy: bool = False,
+    shade_last: float = 0.0,
+    columns: int = 4,
+) -> Figure:
+    """Small multiples: one panel per title, each a few labelled ``(x, y)`` lines.
+
+    ``shade_last``: shade the last fraction of every panel's x range (e.g. 0.2, the
+    stretch a plateau is judged on). Lines keep their colour across panels by label.
+    """
+    labels = list(dict.fromkeys(label for lines in panels.values() for label in lines))
+    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    rows = -(-len(panels) // columns)
+    width = min(columns, len(panels))
+    fig, axes = plt.subplots(rows, width, figsize=(3.3 * width, 2.6 * rows), squeeze=False)
+    for ax, (title, lines) in zip(axes.flat, panels.items(), strict=False):
+        for label, (x, y) in lines.items():
+            ax.plot(x, y, color=colours[label], lw=1.2, label=label)
+        xs = [v for x, _ in lines.values() for v in x]
+        if shade_last and xs:
+            ax.axvspan(
+                max(xs) - shade_last * (max(xs) - min(xs)), max(xs), color="grey", alpha=0.15
+            )
+        ax.set(xlabel=xlabel, ylabel=ylabel, yscale="log" if logy else "linear")
+        ax.set_title(title, fontsize=10)
+        if len(lines) > 1:
+            ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     """An ``(H, W, 3)`` uint8 image encoded as PNG (for ``ipywidgets.Image``)."""
     import io
@@ -494,3 +530,68 @@ def png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+# --- chapter 06: the world model ---
+
+
+def zoom(frame: np.ndarray, centre: tuple[float, float] | np.ndarray, half: int = 24) -> np.ndarray:
+    """A ``(2 half, 2 half, 3)`` square of ``frame`` ``(H, W, 3)`` around ``centre``
+    ``(y, x)``: rows are kept inside the frame, columns wrap through the side tunnels."""
+    y = int(np.clip(round(float(centre[0])), half, frame.shape[0] - half))
+    x = round(float(centre[1]))
+    columns = np.arange(x - half, x + half) % frame.shape[1]
+    return frame[y - half : y + half][:, columns]
+
+
+_REFERENCE_STYLE = ("black", "--")  # a reference that is not a model, such as "stays put"
+
+
+def position_curves(
+    medians: dict[str, np.ndarray],
+    found: dict[str, np.ndarray],
+    references: Sequence[str] = ("stays put",),
+) -> Figure:
+    """Ms. Pac-Man in dreams against the emulator, step by step: the median position error
+    in pixels (left; an infinite median, she is lost in half the dreams, is left out of the
+    line) and the share of dreams that still show her (right), one line per model;
+    ``references`` are drawn dashed black. Each value is an ``(S,)`` array."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    for k, name in enumerate(medians):
+        color, style = _REFERENCE_STYLE if name in references else (f"C{k}", "-")
+        steps = np.arange(1, len(medians[name]) + 1)
+        error = np.where(np.isinf(medians[name]), np.nan, medians[name])
+        axes[0].plot(steps, error, style, color=color, marker="o", ms=3, label=name)
+        axes[1].plot(steps, 100 * found[name], style, color=color, marker="o", ms=3, label=name)
+    axes[0].set(xlabel="step", ylabel="median position error (px)", title="distance to the truth")
+    axes[1].set(xlabel="step", ylabel="% of dreams", title="Ms. Pac-Man still found")
+    axes[1].set_ylim(-5, 105)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def steering_grid(
+    emulator: np.ndarray,
+    dreamt: np.ndarray,
+    directions: Sequence[str],
+    centres: np.ndarray,
+    row_titles: Sequence[str],
+    half: int = 24,
+) -> Figure:
+    """The same starts under each direction, the emulator's frame beside the dream's.
+
+    ``emulator`` and ``dreamt`` are ``(N, D, H, W, 3)`` uint8 (start, direction); each row
+    is a start, zoomed (:func:`zoom`) around ``centres[n]`` ``(y, x)``, with the columns
+    emulator, dream for each of ``directions`` in turn.
+    """
+    rows = [
+        [
+            zoom(frames[n, d], centres[n], half)
+            for d in range(len(directions))
+            for frames in (emulator, dreamt)
+        ]
+        for n in range(len(emulator))
+    ]
+    titles = [f"{who} {d}" for d in directions for who in ("emulator", "dream")]
+    return image_grid(rows, row_titles=row_titles, col_titles=titles, cell_inches=1.4)
