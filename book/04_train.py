@@ -33,6 +33,9 @@
 # - what **healthy** adversarial training looks like in the log, and the usual failure
 #   modes: **the discriminator wins**, **mode collapse**, **non-finite losses**, two of
 #   them provoked on purpose;
+# - why a model trained on one step fades when it is fed its own predictions, and
+#   **training through the recursion**: the unrolled loss, and one-step against unrolled
+#   training from the same start at equal CPU time, scored eight steps deep;
 # - how a run is checkpointed, resumed exactly, and scaled to a GPU or several.
 
 # %% [markdown]
@@ -44,6 +47,11 @@
 # - run, checkpoint and resume a training run, and read its `metrics.jsonl`;
 # - tell healthy adversarial training from its failure modes (the discriminator wins, mode
 #   collapse, non-finite losses) in the log;
+# - explain why one-step models fade when they read their own outputs (inputs they never
+#   saw in training, and the blur an Lp loss rewards under uncertainty), write the unrolled
+#   loss over K recursive predictions, and say what stopping its gradient cuts;
+# - compare two training objectives fairly: the same start, the same data order, the same
+#   CPU time, and differences read against their standard errors;
 # - take the same run from a CPU to one GPU or several;
 # - say where the shipped models' recipe departs from the paper, and why.
 
@@ -63,26 +71,38 @@ keep_checkpoints = 3  # full run: 3 (the latest ones, besides the milestones)
 milestone_every = 0  # full run: 0 (a quarter of the run, on a checkpoint: 25_000)
 log_every = 0  # full run: 0 (a thirtieth of the run: 3_333)
 demo_steps = 40  # full run: 40 (the failure-mode demonstrations stay short)
+unroll_depth = 4  # full run: 4 (K, the recursive predictions the unrolled loss trains on)
+unroll_clips_dir = "../data/book/clips-future4"  # full run: "../data/clips-future4" (4+K)
+unroll_clips = 3_000  # full run: 100_000 (4+K clips, cut from the training episodes once)
+unroll_cpu_seconds = 12  # full run: 600 (CPU seconds of training for each of the 3 models)
+unroll_windows = 16  # full run: 256 (test windows scored, 8 recursive steps each)
+unroll_threads = 1  # full run: 1 (CPU time then counts work, not threads waiting; 0: all)
 seed = 0
 
 # %%
 import dataclasses
+import inspect
+import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from IPython.display import Code, display
 
 from msgan_lib.checkpoint import latest_checkpoint, load_generator_info, spread_checkpoints
-from msgan_lib.clips import ClipDataset, ensure_sample_data
-from msgan_lib.config import TrainConfig
-from msgan_lib.feed import held_out_indices
+from msgan_lib.clips import ClipDataset, ensure_sample_data, process_data
+from msgan_lib.config import DataConfig, TrainConfig, apply_overrides, preset
+from msgan_lib.config import recipe as named_recipe
+from msgan_lib.evaluate import evaluate_models
+from msgan_lib.feed import ClipSampler, held_out_indices, load_clips
 from msgan_lib.fileio import MsganError
 from msgan_lib.losses import image_gradients, lp_loss
 from msgan_lib.runlog import read_metrics
-from msgan_lib.runtime import resolve_device
+from msgan_lib.runtime import Process, resolve_device
 from msgan_lib.step import TrainStep
 from msgan_lib.train import resolve_run, train
-from msgan_lib.viz import image_grid, sample_grid, training_curves
+from msgan_lib.viz import image_grid, metrics_vs_step, sample_grid, training_curves
 
 device = resolve_device(device)
 data_root = Path(clips_dir).parent
@@ -383,6 +403,214 @@ for r in nan_records:
 # The last records before the stop show the divergence building up (D's loss exploding).
 # Resuming from the kept checkpoint with a sane learning rate continues from there.
 #
+# ## Training through the recursion
+#
+# Every step above trains the generator on **one** prediction: four *true* frames in, the
+# next frame out. Chapter 5 runs it recursively: each prediction becomes the newest input
+# frame and the model predicts again, eight times. There, one-step models fade, for two
+# reasons that feed each other:
+#
+# - **Inputs it never saw** (exposure bias, a distribution shift). In training every input
+#   frame is a real one; from step 2 on, the newest input is the model's own prediction,
+#   a little blurred, a little off in colour. Nothing in training taught the network what to
+#   do with such frames, and from step 5 it reads nothing else.
+# - **Blur, rewarded.** Where the future is uncertain, the Lp loss is lowest for the mean
+#   of the possible futures (per pixel, for L2): if Ms. Pac-Man may go on or turn, the best
+#   L2 frame shows a fainter Ms. Pac-Man in both places. Fed that frame back, the next step
+#   is uncertain again and spreads her again. Her sprite is small, so after a few steps
+#   no pixel is close enough to her colour to recognise her, typically somewhere between
+#   step 4 and step 8 (the experiment below counts it).
+#
+# Training through the recursion (Oh et al. 2015 trained their Atari predictor this way,
+# with a curriculum of 1, 3 and 5 steps) attacks the first reason: the model predicts K
+# frames recursively from the true history, each fed back as its input, and is scored on
+# all of them. It does not change what an Lp loss rewards on one uncertain step (that is
+# the adversarial term's job), but it trains the model on the inputs it will read, and it
+# makes a blurry frame cost something at the *later* steps it spoils. With $X^{(1)}$ the
+# true history, $Y^{(s)}$ the true frame $s$ steps after it and $\hat Y^{(s)}$ the
+# prediction of step $s$ (all scales),
+#
+# $$\begin{aligned}
+# \hat Y^{(s)} &= G\big(X^{(s)}\big), \qquad
+# X^{(s+1)} = \big(X^{(s)} \text{ without its oldest frame},\
+#   \operatorname{clamp}_{[-1, 1]}(\hat Y^{(s)})\big), \\
+# \mathcal{L}_K &= \frac{1}{K} \sum_{s=1}^{K} \Big[\lambda_{p}\, \mathcal{L}_p\big(Y^{(s)},
+#   \hat Y^{(s)}\big) + \lambda_{gdl}\, \mathcal{L}_{gdl}\big(Y^{(s)}, \hat Y^{(s)}\big)
+#   + \lambda_{adv}\, \mathcal{L}^G_{adv}\big(D(X^{(s)}, \hat Y^{(s)})\big)\Big],
+# \end{aligned}$$
+#
+# each bracket the one-step objective of chapter 3 summed over the scales ($K = 1$ is the
+# paper's). Here is `TrainStep.unrolled_loss`, read from the library: `window` is
+# $X^{(s)}$, `preds` is $\hat Y^{(s)}$ at every scale, `futures[:, k]` is $Y^{(k+1)}$,
+# `generator_loss` is the bracket and `self._window` builds $X^{(s+1)}$.
+
+# %% tags=["hide-input"]
+display(Code(inspect.getsource(TrainStep.unrolled_loss), language="python"))
+
+# %% [markdown]
+# The gradient of step $s$'s loss flows back through $\hat Y^{(s-1)}$ into the earlier
+# steps, so step 1 learns to make frames that step 2 can continue from.
+# `unroll_stop_gradient` cuts that path (`preds[-1].detach()`): the forward computation is
+# the same, each step still trains on the inputs it was given, but no step is taught to
+# make its output easy to continue. `msgan train --unroll 4` trains this way, on clips cut
+# with `msgan process-data --future 4`; `--unroll-schedule "1:0,2:2000,4:6000"` grows K
+# during the run, as Oh et al. did.
+#
+# **The experiment.** Three `tiny` generators from the same initial weights (`TrainStep`
+# seeds them) and the same sequence of minibatches: $K = 1$ (the paper's objective),
+# $K = 4$, and $K = 4$ with the stop-gradient, which isolates what backpropagation through
+# the recursion buys. They are compared **at equal CPU time**, not equal steps: a $K = 4$
+# step costs about four one-step steps, so the question is which use of the same compute
+# predicts eight steps better. All three use the `tiny` recipe (Adam, 1e-3, batch 8) with
+# what the shipped models use, the next section explains why: `residual_on_last_input`,
+# Lp + GDL without the discriminator, $\lambda_{gdl} = 0.1$. The budget is counted by
+# `time.process_time()` on one thread (`unroll_threads`): CPU time adds up all threads,
+# and on a busy machine threads waiting for each other burn CPU time doing no work.
+
+# %%
+section_start = time.perf_counter()
+if not Path(unroll_clips_dir).is_dir():  # cut once from the training episodes (seconds)
+    process_data(
+        data_root / "images" / "train",
+        unroll_clips_dir,
+        unroll_clips,
+        config=DataConfig(future=unroll_depth),
+        seed=seed,
+        workers=1,
+    )
+unroll_set = ClipDataset(unroll_clips_dir)
+if unroll_set.future < unroll_depth:
+    raise MsganError(
+        f"{unroll_clips_dir} holds 4+{unroll_set.future} clips but K = {unroll_depth} needs "
+        f"{unroll_depth} future frames: give unroll_clips_dir a new folder to cut them into"
+    )
+tiny = named_recipe("tiny")
+unroll_model, unroll_config = apply_overrides(
+    preset(tiny.preset),
+    TrainConfig(),
+    {
+        **tiny.values,
+        "residual_on_last_input": True,  # as the shipped models (next section)
+        "adversarial": False,
+        "lambda_gdl": 0.1,  # as the shipped models (next section)
+        "batch_size": 8,
+        "seed": seed,
+        "amp": precision != "fp32",
+    },
+)
+one_step, unrolled, stop_grad = "K = 1", f"K = {unroll_depth}", f"K = {unroll_depth}, stop-grad"
+variants = {
+    one_step: {"unroll": 1},
+    unrolled: {"unroll": unroll_depth},
+    stop_grad: {"unroll": unroll_depth, "unroll_stop_gradient": True},
+}
+trainers = {
+    name: TrainStep(*apply_overrides(unroll_model, unroll_config, values), device)
+    for name, values in variants.items()
+}
+start_weights = [trainer.generator.state_dict() for trainer in trainers.values()]
+same_start = all(
+    torch.equal(weights[key], start_weights[0][key])
+    for weights in start_weights[1:]
+    for key in weights
+)
+print(f"{len(unroll_set)} clips of 4+{unroll_set.future} frames from {unroll_clips_dir}")
+print(f"same initial weights: {same_start}")
+
+# %%
+threads = torch.get_num_threads()
+torch.set_num_threads(unroll_threads or threads)
+batch_size_k = unroll_config.batch_size
+sampler = ClipSampler(torch.arange(len(unroll_set)), seed, batch_size_k, 1, Process())
+steps_done, cpu_used = {}, {}
+for name, trainer in trainers.items():
+    step_count, cpu_start = 0, time.process_time()
+    while time.process_time() - cpu_start < unroll_cpu_seconds:
+        batch_k = load_clips(unroll_set, sampler.batches(step_count)[0])  # (8, 3*(4+K), 32, 32)
+        scalars = trainer.run([batch_k], trainer.config.unroll_at(step_count))
+        scalars["g_loss"].item()  # waits for the step to finish (on a GPU too)
+        step_count += 1
+    steps_done[name], cpu_used[name] = step_count, time.process_time() - cpu_start
+    print(
+        f"{name:16s} {step_count:5d} steps in {cpu_used[name]:.1f} CPU-s "
+        f"({1000 * cpu_used[name] / step_count:.0f} ms a step), "
+        f"last minibatch's Lp {scalars['lp'].item():.4f} (its mean over K)"
+    )
+
+# %% [markdown]
+# All three are then scored as chapter 5 scores models: `evaluate_models` runs each
+# recursively for 8 steps from true histories of the held-out test episodes, beside the
+# `last_input` baseline (the last true frame copied forward), on full frames and on the
+# pixels that move.
+
+# %%
+recursion_steps = 8  # chapter 5's full run
+generators = {name: trainer.generator.eval() for name, trainer in trainers.items()}
+eval_start = time.perf_counter()
+unroll_eval = evaluate_models(
+    generators,
+    data_root / "images" / "test",
+    steps=recursion_steps,
+    max_windows=unroll_windows,
+    seed=seed,
+    device=device,
+)
+eval_seconds = time.perf_counter() - eval_start
+torch.set_num_threads(threads)
+section_seconds = time.perf_counter() - section_start
+psnr_rows = [r for r in unroll_eval.rows if r.metric == "psnr" and r.model != "history_mean"]
+print(f"{unroll_eval.windows} test windows x {recursion_steps} steps in {eval_seconds:.0f} s")
+
+# %% tags=["hide-input"]
+fig = metrics_vs_step(psnr_rows)
+# %%
+by_key = {(r.model, r.step, r.metric, r.region): r for r in unroll_eval.rows}
+names = [*generators, "last_input"]
+columns = [(region, s) for region in ("full", "moving") for s in (1, 4, recursion_steps)]
+print(f"PSNR (dB), mean over {unroll_eval.windows} windows")
+print(f"{'':16s}" + "".join(f"{f'{region} {s}':>11s}" for region, s in columns))
+for name in names:
+    values = [by_key[name, s, "psnr", region].mean for region, s in columns]
+    print(f"{name:16s}" + "".join(f"{v:11.2f}" for v in values))
+print(f"\nat step {recursion_steps}, paired over the windows (difference, standard error):")
+for region in ("full", "moving"):
+    for better, other in ((unrolled, one_step), (unrolled, stop_grad)):
+        a = np.array(unroll_eval.per_window[better, recursion_steps, "psnr", region])
+        b = np.array(unroll_eval.per_window[other, recursion_steps, "psnr", region])
+        diff = (a - b)[np.isfinite(a - b)]
+        mean, error = diff.mean(), diff.std(ddof=1) / math.sqrt(len(diff))
+        verdict = "more than" if abs(mean) > 2 * error else "within"
+        print(
+            f"  {region:6s} pixels: {better} is {'above' if mean > 0 else 'below'} {other} "
+            f"by {abs(mean):.2f} dB ({error:.2f} dB; {verdict} two standard errors)"
+        )
+print("\nMs. Pac-Man in the predictions (windows where the true frame shows her):")
+for name in names:
+    found = [by_key[name, s, "pacman_found", "sprite"] for s in (1, recursion_steps)]
+    miss = by_key[name, recursion_steps, "pacman_error", "sprite"]
+    where = f", {miss.mean:.1f} px from her true position" if miss.n else ""
+    print(
+        f"  {name:16s} found at step 1 in {found[0].mean:4.0%}, at step {recursion_steps} in "
+        f"{found[1].mean:4.0%} of {found[1].n}{where}"
+    )
+
+# %% [markdown]
+# Read these numbers as what this run measured, no more. The printed step counts show how
+# differently the three spent the same CPU time: the one-step model made several times as
+# many updates and saw several times as many histories. A difference within about two
+# standard errors is noise over the test windows; the printed verdicts say which
+# differences clear that bar here. Those standard errors say nothing about the other noise,
+# the larger one at FAST sizes: models trained for seconds change from one seed or CPU
+# budget to the next, so a difference can clear the bar here and turn round in another run.
+# The full parameters train fifty times longer and score 256 windows (four times smaller
+# standard errors for the same spread); several seeds would settle it. "Found" counts
+# predictions with enough of Ms. Pac-Man's colour somewhere
+# (`msgan_lib.pacman.pacman_position`): a frame whose colours drift can show her colour in
+# the wrong place, which the distance to her true position gives away. On full frames
+# `last_input` is a strong baseline in Ms. Pac-Man, where most of the maze stands still: a
+# model whose colours drift over the whole frame falls below it there, whatever it gains on
+# the moving pixels; compare the two halves of the table.
+#
 # ## How the shipped models were trained
 #
 # Chapter 5 uses two generators trained with this trainer on a 2-core CPU
@@ -421,6 +649,15 @@ assert stopped is not None and "non-finite loss at step" in stopped, "the NaN gu
 assert spread_pred / spread_true > 0.3, "the trained generator must not collapse"
 assert min(shipped_accuracy) > 0.6, "the shipped run's D must see its generator's errors"
 assert len(titles) >= 4, "the run must keep its checkpoints for the sample comparison"
+assert same_start, "the unrolled experiment's models must start from the same weights"
+assert all(abs(c - unroll_cpu_seconds) <= 0.2 * unroll_cpu_seconds for c in cpu_used.values()), (
+    f"every model trains the same CPU budget within 20%: {cpu_used}"
+)
+assert all(math.isfinite(r.mean) for r in psnr_rows if r.n), "every prediction must be finite"
+moving_1 = {name: by_key[name, 1, "psnr", "moving"].mean for name in names}
+assert all(moving_1[name] > moving_1["last_input"] for name in generators), (
+    f"every trained model beats a copy of the last frame on the moving pixels: {moving_1}"
+)
 
 # %% [markdown]
 # ## Summary
@@ -432,6 +669,13 @@ assert len(titles) >= 4, "the run must keep its checkpoints for the sample compa
 # - Healthy: Lp and GDL fall, D's loss stays near chance with D(real) above D(fake).
 #   D wins: `d_loss` → 0, D(real) → 1, D(fake) → 0. Collapse: predictions stop varying with
 #   the input. Divergence: the trainer stops at the first non-finite loss, naming the step.
+# - A one-step model reads only true frames in training; run recursively, it reads its own
+#   blurred predictions, inputs it never saw, and each uncertain step spreads what moves a
+#   little more. `TrainStep.unrolled_loss` (`msgan train --unroll K`) trains on K recursive
+#   predictions, the gradient flowing through the fed-back frames unless
+#   `unroll_stop_gradient` cuts it. This run compared K = 1, K = 4 and K = 4 with the
+#   stop-gradient from the same start at equal CPU time and printed its step-8 differences
+#   with their standard errors: at FAST sizes, read them as what one small run measured.
 # - Chapter 5 uses the trained generators to predict Ms. Pac-Man recursively and measures
 #   them against the copy-the-last-frame baseline.
 
@@ -455,6 +699,15 @@ assert len(titles) >= 4, "the run must keep its checkpoints for the sample compa
 #    edge strength with the adversarial run at the same step.
 # 5. **A bigger model.** Set `preset_name = "small"`: how many clips per second now, and
 #    how does that compare with the FLOPs of chapter 2's table?
+# 6. **More compute for the recursion.** Set `unroll_cpu_seconds = 120` and
+#    `unroll_windows = 48`: which step-8 differences clear two standard errors now, and does
+#    the order of the three models change?
+# 7. **Deeper.** Set `unroll_depth = 8` and `unroll_clips_dir = "../data/book/clips-future8"`
+#    (cut on first use): does training on all eight evaluated steps help at step 8, at the
+#    price of four times fewer updates than K = 4?
+# 8. **A curriculum.** Add `"unroll_schedule": "1:0,2:100,4:300"` to the K = 4 variant's
+#    values (the loop asks `unroll_at` for each step's depth): does starting shallow help
+#    within the same CPU time?
 #
 # ## References
 #
@@ -471,6 +724,15 @@ assert len(titles) >= 4, "the run must keep its checkpoints for the sample compa
 #   ICLR 2016, [arXiv:1511.06434](https://arxiv.org/abs/1511.06434) ($\beta_1 = 0.5$).
 # - S. Li et al. *PyTorch Distributed: experiences on accelerating data parallel training.*
 #   VLDB 2020. [arXiv:2006.15704](https://arxiv.org/abs/2006.15704) (DistributedDataParallel).
+# - J. Oh, X. Guo, H. Lee, R. Lewis, S. Singh. *Action-conditional video prediction using
+#   deep networks in Atari games.* NeurIPS 2015.
+#   [arXiv:1507.08750](https://arxiv.org/abs/1507.08750) (multi-step prediction objective,
+#   a curriculum of 1, 3 and 5 steps).
+# - S. Bengio, O. Vinyals, N. Jaitly, N. Shazeer. *Scheduled sampling for sequence prediction
+#   with recurrent neural networks.* NeurIPS 2015.
+#   [arXiv:1506.03099](https://arxiv.org/abs/1506.03099); M. Ranzato, S. Chopra, M. Auli,
+#   W. Zaremba, *Sequence level training with recurrent neural networks*, ICLR 2016,
+#   [arXiv:1511.06732](https://arxiv.org/abs/1511.06732) (exposure bias).
 # - Earlier implementations: the TensorFlow port
 #   ([dyelax/Adversarial_Video_Generation](https://github.com/dyelax/Adversarial_Video_Generation)),
 #   whose discriminator outputs reached the generator as constants, and the Chainer port
@@ -486,9 +748,20 @@ assert len(titles) >= 4, "the run must keep its checkpoints for the sample compa
 # models were trained with this trainer on 2-core CPUs, as measured in `weights/README.md`:
 # 69.6 minutes for the 20,000-step L2 + GDL run they both start from, then 31 minutes for
 # the 1,000 adversarial steps and 20 minutes for the 1,000 steps of its control.
+# Training through the recursion costs three times `unroll_cpu_seconds` of CPU time (on a
+# busy machine more wall-clock time) plus the evaluation, whose time grows with
+# `unroll_windows`; the cell below prints both and estimates the full parameters' cost
+# from this run's evaluation rate.
 
 # %%
 print(f"this run: {time.perf_counter() - chapter_start:.0f} s for the chapter ({steps} steps)")
+full_cpu_seconds, full_windows = 600, 256  # the full run's unroll parameters (first cell)
+full_section = len(trainers) * full_cpu_seconds + full_windows * eval_seconds / unroll_eval.windows
+print(
+    f"training through the recursion: {section_seconds:.0f} s here ({len(trainers)} x "
+    f"{unroll_cpu_seconds} CPU-s of training, {unroll_eval.windows} windows scored in "
+    f"{eval_seconds:.0f} s); full parameters, estimated: {full_section / 60:.0f} minutes"
+)
 paper_step_seconds = 2.05  # README, measured: `paper` preset, batch 8, 2-core CPU, bf16
 estimate = 100_000 * paper_step_seconds / 3600
 print(f"full run, estimated: 100,000 steps x {paper_step_seconds} s = {estimate:.0f} hours")
