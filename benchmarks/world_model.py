@@ -44,6 +44,10 @@ def _px(value: float) -> str:
     return "lost" if np.isinf(value) else "n/a" if np.isnan(value) else f"{value:.1f}"
 
 
+def _pixels(value: float) -> str:
+    return "n/a" if np.isnan(value) else f"{value:.1f} px"
+
+
 def _median(values: np.ndarray) -> float:
     """The median of the values that are not NaN; NaN if none is."""
     kept = values[~np.isnan(values)]
@@ -115,16 +119,16 @@ def main() -> None:
         say(
             f"- {second} minus {first}: the emulator separates her by {apart.min_px:g} px or "
             f"more at {used} of {len(starts)} starts (median "
-            f"{_px(_median(np.abs(apart.emulator[apart.used])))} px); the dreams reach "
+            f"{_pixels(_median(np.abs(apart.emulator[apart.used])))}); the dreams reach "
             f"{apart.ratio:.0%} of its separation (median per start {apart.median_ratio:.0%}), "
             f"the right way at {apart.agree}, lost at {apart.lost}; where she is seen in both, "
-            f"median dream separation {_px(_median(np.abs(apart.dream[seen])))} px"
+            f"median dream separation {_pixels(_median(np.abs(apart.dream[seen])))}"
         )
     errors = steering.errors()[:, :, -1]  # (N, D) at the last step
     per_direction = ", ".join(
-        f"{d} {_px(_median(errors[:, k]))}" for k, d in enumerate(steering.directions)
+        f"{d} {_pixels(_median(errors[:, k]))}" for k, d in enumerate(steering.directions)
     )
-    say(f"- median position error at step {args.steer_steps} where found: {per_direction} px")
+    say(f"- median position error at step {args.steer_steps} where found: {per_direction}")
 
     windows = dream.visible_starts(args.test_dir, history, 1, args.windows, seed=args.seed)
     effect = dream.action_effect(action_model, windows, seed=args.seed)

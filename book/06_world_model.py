@@ -374,9 +374,7 @@ for variant in ACTION_VARIANTS:
 
 # %% tags=["hide-input"]
 relative = {v: 100 * effect.mean(v) / effect.mean("recorded") for v in ACTION_VARIANTS}
-fig = viz.bar_counts(
-    relative, "one-step error, moving pixels", "% of the error under the recorded actions"
-)
+fig = viz.bar_counts(relative, "one-step error, moving pixels", "% of the recorded actions' error")
 
 # %% tags=["hide-input"]
 random_rise = effect.rise("random")
@@ -773,7 +771,8 @@ display(
 # in the parameters' comments) was not timed here. Most of it is what
 # `benchmarks/world_model.py` measures at the same sizes (16 starts of 16 steps, four
 # directions, 64 one-step windows, 32 evaluation windows), so the cell below quotes that
-# benchmark's measured time: an estimate of the full run, not a measurement of it.
+# benchmark's measured CPU time (2 threads; the current shipped weights, the held-out
+# episodes): an estimate of the full run, not a measurement of it.
 
 # %%
 import psutil  # installed with IPython
@@ -782,5 +781,5 @@ kernel = psutil.Process()
 kernel_seconds = time.time() - kernel.create_time()
 cpu_seconds = kernel.cpu_times().user + kernel.cpu_times().system
 print(f"this run: {kernel_seconds:.0f} s since the kernel started, {cpu_seconds:.0f} s of CPU")
-benchmark_minutes = 30  # benchmarks/world_model.py at full size, 2 threads, measured
-print(f"full run, estimated from the benchmark: about {benchmark_minutes} minutes on 2 threads")
+benchmark_cpu_minutes = 8  # benchmarks/world_model.py, full sizes: 458 s of CPU, measured
+print(f"full run, estimated from the benchmark: about {benchmark_cpu_minutes} CPU minutes")
