@@ -346,8 +346,11 @@ display(Markdown("Gradient mass near the copy:\n\n" + "\n".join(lines)))
 # - **sprite-centred crops** (half the crops around Ms. Pac-Man): still 2.5% moving pixels,
 #   still shrinking towards the copy.
 # - **after a short L2 warm-up**: L2 learns *where* things move (residual 4 times larger
-#   on moving than on static pixels after 150 steps); L1 continued from there keeps and
-#   sharpens that (20 times larger), and its moving-pixel error keeps falling.
+#   on moving than on static pixels after 150 steps); L1 continued from there does not
+#   collapse: its residual stays about 40 times larger on moving than on static pixels and
+#   its L1 loss ends below the copy's. It does give back part of the warm-up's gain where
+#   the network is unsure (the `l1` row's moving-pixel error: 0.734 of the copy's 0.787,
+#   after the warm-up's 0.715), as a per-pixel median should.
 #
 # The fix is therefore in the initialisation: every row starts from the same L2 warm-up
 # (500 steps), then trains with its own loss. L1 stays L1; what changed is where it starts.
@@ -376,11 +379,13 @@ viz.line_panels(curves_by_panel, "step", "", columns=2)
 # %% [markdown]
 # ### Every row to a plateau
 #
-# The budget is the same for every row and was chosen so that each row's held-out loss
-# (its own Lp + GDL on 256 clips kept out of training, logged every 50 steps) is flat over
-# the last 20% of its steps: the line fitted there moves by at most 2%. The shaded band is
-# that last 20%; each row's curve is its own objective (L1 for the L1 rows), after the
-# warm-up.
+# The budget is the same for every row; the test of a plateau is that each row's held-out
+# loss (its own Lp + GDL on 256 clips kept out of training, logged every 50 steps) is flat
+# over the last 20% of its steps: the line fitted there moves by at most 2%. The shaded
+# band is that last 20%. Each curve is the warm-up's L2 loss up to step 500, then the
+# row's own objective (L1 for the L1 rows, whose curves jump there). The budget was fixed
+# by the CPU this session had (a 2-core machine shared with higher-priority runs), not
+# chosen by this test, and the table below says which rows pass it.
 
 # %%
 curves = read_csv_rows(Path(table1_dir) / "curves.csv")
@@ -462,6 +467,15 @@ if "unrolled" in table1_present:
     display(Markdown("Ours, `unrolled` against `l2`:\n\n" + claims_table_markdown(ours)))
 
 # %% [markdown]
+# Read the tables against the issue's targets: every row was to be at least 2 dB above
+# the copy at step 1 on moving pixels. At this budget none is: the L1 rows are barely above
+# it and the L2 rows 1 to 1.5 dB above (the earlier round's rows from 4+1 clips reached
+# 4-5 dB in the same 1,500 steps, from 4+1 clips; these clips of 4+8 frames pass the
+# motion rule over all 11 transitions, so probably fewer of them move at the first one,
+# the one the one-step rows learn: a likely cause, not measured here). A verdict backed by one
+# start seed only includes the test windows' noise, not the training's: with more seeds
+# the intervals widen.
+#
 # ### What each row cost
 #
 # Wall-clock time of each row's runs, each run one thread on a 2-core AMD EPYC with AMX

@@ -383,7 +383,8 @@ def claims_table_markdown(claims: Sequence[Claim]) -> str:
     for c in claims:
         steps = f"step {c.steps[0]}" if len(c.steps) == 1 else f"steps {c.steps[0]}-{c.steps[-1]}"
         lines.append(
-            f"| {c.text} | `{c.better}` − `{c.worse}` | {METRIC_LABELS[c.metric]}, {steps} | "
+            f"| {c.text} | `{c.better}` − `{c.worse}` | {METRIC_LABELS[c.metric]}, {steps}, "
+            f"{'moving pixels' if c.region == 'moving' else 'full frames'} | "
             f"{c.difference:+.2f} | [{c.low:+.2f}, {c.high:+.2f}] | {c.verdict} |"
         )
     return "\n".join(lines) + "\n"

@@ -80,7 +80,7 @@ def test_claims_compare_the_named_rows_with_intervals_and_verdicts() -> None:
     text = claims_markdown(list(claims.values()))
     assert "*multi-scale beats single-scale*: **held**: `l2` minus `single-l2` = +1.0" in text
     assert "*L1 beats L2*: **inconclusive**" in text and "over 3 seeds" in text
-    assert "| L1 beats L2 | `l1` − `l2` | PSNR, step 1 |" in claims_table_markdown(
+    assert "| L1 beats L2 | `l1` − `l2` | PSNR, step 1, moving pixels |" in claims_table_markdown(
         list(claims.values())
     )
 
