@@ -340,7 +340,8 @@ display(Markdown("Gradient mass near the copy:\n\n" + "\n".join(lines)))
 #
 # - **the old recipe** (L1 from scratch, 1e-3 decaying to 1e-4): the random initial residual
 #   (0.16 on every pixel) shrinks on static and moving pixels *alike*; the moving-pixel
-#   error never leaves the copy's (ratio 1.00). The rate only sets how fast it gets there.
+#   error never leaves the copy's (ratio 1.00). The rate was not varied: it would change
+#   how fast the residual shrinks, not where it goes (inferred, not measured).
 # - **initialisation at the copy** (every scale's output layer zero): the same; the copy is
 #   a stable point, not a place L1 passes through.
 # - **sprite-centred crops** (half the crops around Ms. Pac-Man): still 2.5% moving pixels,
