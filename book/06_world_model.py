@@ -45,7 +45,7 @@
 # %% tags=["parameters"]
 data_root = "../data/book"  # full run: "../data/final-test" (held out, seed 11)
 weights_path = "../weights/pacman-small-action.safetensors"  # the shipped action model
-control_path = "../weights/pacman-small-l2.safetensors"  # its unconditioned control
+control_path = "../weights/pacman-small-action-control.safetensors"  # its control, no actions
 run_root = "../runs/book/06_world_model"  # quick runs and this chapter's outputs
 quick_train_steps = 60  # full run: the shipped weights (a quick run only without them)
 memory_points = 20  # full run: 300 (as benchmarks/action_memory.py was run)
@@ -112,11 +112,12 @@ torch.manual_seed(seed)
 # %% [markdown]
 # ## The models: the shipped action model, else a quick one
 #
-# The shipped action model, `pacman-small-action`, and its unconditioned control (by
-# default chapter 5's `pacman-small-l2`; `control_path` names another) continue the same
-# L2 + GDL model of the `small` preset: the action model reading the recorded actions
-# (`msgan train --action-conditional`), the control without them (`weights/README.md` has
-# the commands and the steps of each). When the shipped weights are missing, the chapter
+# The shipped action model, `pacman-small-action`, and its unconditioned control,
+# `pacman-small-action-control` (`control_path` names another), continue the same one-step
+# L2 + GDL model of the `small` preset for the same 5,000 steps trained through the
+# recursion (4 recursive predictions per clip, chapter 4) on the same clips, half of them
+# cut around Ms. Pac-Man: the action model reading the recorded actions (`msgan train
+# --action-conditional`), the control without them (`weights/README.md` has the commands). When the shipped weights are missing, the chapter
 # trains a tiny action model and a tiny unconditioned control on the same clips for a few
 # seconds: enough to run every cell, not to learn the game, and the cells that judge the
 # model say so. The data are test episodes recorded by `msgan record-pacman`, which writes
