@@ -330,6 +330,9 @@ def compare(
     steps = tuple(steps)
     a = _values(table, better, steps, metric, region)
     b = _values(table, worse, steps, metric, region)
+    if better not in BASELINE_ROWS and worse not in BASELINE_ROWS:
+        common = min(a.shape[0], b.shape[0])  # the seeds both rows have (seeds 0 .. k-1)
+        a, b = a[:common], b[:common]
     difference, low, high = paired_interval(a, b)
     seeds = (
         min(a.shape[0], b.shape[0])

@@ -496,7 +496,8 @@ def line_panels(
     """Small multiples: one panel per title, each a few labelled ``(x, y)`` lines.
 
     ``shade_last``: shade the last fraction of every panel's x range (e.g. 0.2, the
-    stretch a plateau is judged on). Lines keep their colour across panels by label.
+    stretch a plateau is judged on). Lines keep their colour across panels by label; one
+    legend below the panels names them.
     """
     labels = list(dict.fromkeys(label for lines in panels.values() for label in lines))
     colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
@@ -513,11 +514,15 @@ def line_panels(
             )
         ax.set(xlabel=xlabel, ylabel=ylabel, yscale="log" if logy else "linear")
         ax.set_title(title, fontsize=10)
-        if len(lines) > 1:
-            ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    fig.tight_layout()
+    if len(labels) > 1:  # one legend for all panels, below them
+        handles = [plt.Line2D([], [], color=colours[label]) for label in labels]
+        ncol = min(3, len(labels))
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0.06 * -(-len(labels) // ncol), 1, 1))
+    else:
+        fig.tight_layout()
     return fig
 
 

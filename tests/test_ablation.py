@@ -109,6 +109,8 @@ def test_steps_are_averaged_window_by_window() -> None:
     claim = compare(table, "ours", "unrolled", "l2", "psnr", steps=range(4, 9))
     assert claim.steps == (4, 5, 6, 7, 8) and claim.difference == pytest.approx(0.5)
     assert "steps 4-8" in claims_markdown([claim])
+    table["l2", 1, "psnr", "moving"] = table["l2", 1, "psnr", "moving"][:2]  # 2 seeds of l2
+    assert compare(table, "fewer", "l1", "l2", "psnr").seeds == 2  # the seeds both have
 
 
 def test_per_window_values_round_trip_through_csv(tmp_path) -> None:
