@@ -613,18 +613,19 @@ for name in names:
 #
 # ## How the shipped models were trained
 #
-# Chapter 5 uses two generators trained with this trainer on a 2-core CPU
-# (`weights/README.md` lists the exact commands). Both continue one L2 + GDL run of 20,000
-# steps for 1,000 more steps, one with the discriminator and one without (the control).
-# Three choices differ from the paper, each found by measuring. Our losses are means over
-# pixels, and in a Ms. Pac-Man crop most pixels do not move, so the Lp term is small: at the
-# paper's $\lambda_{gdl} = 1$ the gradient difference loss rewarded copying the last frame,
-# while $\lambda_{gdl} = 0.1$ learned motion within a few hundred steps; for the same reason
-# $\lambda_{adv}$ is 0.003, not 0.05, and the adversarial term is added to a trained model.
-# And the paper's discriminator (valid convolutions, a large fully connected head) stayed at
-# chance on these predictions, so the adversarial model uses ours, `d_design="patch"` with
-# `d_sees_change` (`msgan train --recipe shipped-adv`). Its log, drawn by the same
-# `training_curves`: D's loss falls below chance and its accuracy on held-out clips climbs
+# Chapter 5 uses two generators trained with this trainer on a 2-core CPU (`weights/README.md` lists
+# the exact commands). Both continue one one-step L2 + GDL model (21,000 steps) for 5,000 more steps
+# trained through the recursion as above (`--unroll 4`, batch 16), one with the discriminator and
+# one without (the control); short runs at equal CPU time chose the depth (1, 2, 4, 8, a curriculum,
+# 48×48 crops and crops on Ms. Pac-Man were compared). Three choices differ from the paper, each
+# found by measuring. Our losses are means over pixels, and in a Ms. Pac-Man crop most pixels do not
+# move, so the Lp term is small: at the paper's $\lambda_{gdl} = 1$ the gradient difference loss
+# rewarded copying the last frame, while $\lambda_{gdl} = 0.1$ learned motion within a few hundred
+# steps; for the same reason $\lambda_{adv}$ is 0.003, not 0.05, and the adversarial term is added
+# to a trained model. And the paper's discriminator (valid convolutions, a large fully connected
+# head) stayed at chance on these predictions, so the adversarial model uses ours,
+# `d_design="patch"` with `d_sees_change` (`msgan train --recipe shipped-adv`). Its log, drawn by
+# the same `training_curves`: D's loss falls below chance and its accuracy on held-out clips climbs
 # to about 0.7 at every scale, while the generator's Lp error stays where it was.
 
 # %% tags=["hide-input"]
@@ -746,8 +747,9 @@ assert all(moving_1[name] > moving_1["last_input"] for name in generators), (
 # one batch-8 step of that preset measured on a 2-core CPU with bf16 (the README's benchmark
 # table): an estimate, not a measurement, and a GPU takes far less. The shipped `small`
 # models were trained with this trainer on 2-core CPUs, as measured in `weights/README.md`:
-# 69.6 minutes for the 20,000-step L2 + GDL run they both start from, then 31 minutes for
-# the 1,000 adversarial steps and 20 minutes for the 1,000 steps of its control.
+# 69.6 minutes for the 20,000-step L2 + GDL run they all start from (and 1,000 one-step
+# steps after it), then, unrolled 4 deep on a CPU with AMX, 14 CPU-minutes for the 5,000
+# steps of the L2 control and about twice that for the adversarial model.
 # Training through the recursion costs three times `unroll_cpu_seconds` of CPU time (on a
 # busy machine more wall-clock time) plus the evaluation, whose time grows with
 # `unroll_windows`; the cell below prints both and estimates the full parameters' cost

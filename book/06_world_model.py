@@ -113,16 +113,16 @@ torch.manual_seed(seed)
 # ## The models: the shipped action model, else a quick one
 #
 # The shipped action model, `pacman-small-action`, and its unconditioned control,
-# `pacman-small-action-control` (`control_path` names another), continue the same one-step
-# L2 + GDL model of the `small` preset for the same 5,000 steps trained through the
-# recursion (4 recursive predictions per clip, chapter 4) on the same clips, half of them
-# cut around Ms. Pac-Man: the action model reading the recorded actions (`msgan train
-# --action-conditional`), the control without them (`weights/README.md` has the commands). When the shipped weights are missing, the chapter
-# trains a tiny action model and a tiny unconditioned control on the same clips for a few
-# seconds: enough to run every cell, not to learn the game, and the cells that judge the
-# model say so. The data are test episodes recorded by `msgan record-pacman`, which writes
-# beside each video the action behind every frame (`actions.csv`) and what replays the
-# episode in the emulator (`emulator.json`).
+# `pacman-small-action-control` (`control_path` names another), continue the same one-step L2 + GDL
+# model of the `small` preset for the same 5,000 steps trained through the recursion (4 recursive
+# predictions per clip, chapter 4) on the same clips, half of them cut around Ms. Pac-Man: the
+# action model reading the recorded actions (`msgan train --action-conditional`), the control
+# without them (`weights/README.md` has the commands). When the shipped weights are missing, the
+# chapter trains a tiny action model and a tiny unconditioned control on the same clips for a few
+# seconds: enough to run every cell, not to learn the game, and the cells that judge the model say
+# so. The data are test episodes recorded by `msgan record-pacman`, which writes beside each video
+# the action behind every frame (`actions.csv`) and what replays the episode in the emulator
+# (`emulator.json`).
 
 # %%
 if not shipped or not test_dir.is_dir():
