@@ -60,7 +60,7 @@ seed = 0
 shipped_metrics = "../weights/metrics.csv"  # the shipped pair's held-out evaluation (seed 11)
 table1_dir = "../weights/table1"  # Table 1's generators and their committed metrics.csv
 recompute_table1 = False  # True: evaluate Table 1's generators again on test_dir here
-table1_windows = 8  # windows when recomputing (the committed table used 32)
+table1_windows = 8  # windows when recomputing (the committed table used 16)
 
 # %%
 import time
@@ -305,7 +305,7 @@ for name in models:
 # and the last 500 with the discriminator or the recursion: the paper fine-tunes its
 # adversarial model too. Each row has as many start seeds as the CPU allowed (printed with
 # the table; `weights/README.md` says which); all were scored by `msgan evaluate` on the
-# same 32 windows of six held-out episodes (seed 11, used for nothing else; the recipe was
+# same 16 windows of six held-out episodes (seed 11, used for nothing else; the recipe was
 # chosen on the validation episodes of seed 5). `weights/README.md` has the exact commands.
 #
 # ### Why the first L1 rows learned nothing
