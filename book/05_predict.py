@@ -481,9 +481,9 @@ if "unrolled" in table1_present:
 # copy (the earlier round's rows from 4+1 clips reached
 # 4-5 dB in the same 1,500 steps, from 4+1 clips; these clips of 4+8 frames pass the
 # motion rule over all 11 transitions, so probably fewer of them move at the first one,
-# the one the one-step rows learn: a likely cause, not measured here). A verdict backed by one
-# start seed only includes the test windows' noise, not the training's: with more seeds
-# the intervals widen.
+# the one the one-step rows learn: a likely cause, not measured here). With two start
+# seeds the bootstrap's seed level is coarse (a draw holds seed 0 twice, seed 1 twice, or
+# both), so the intervals understate the training noise that more seeds would show.
 #
 # ### What each row cost
 #
