@@ -431,12 +431,12 @@ for r in nan_records:
 # prediction of step $s$ (all scales),
 #
 # $$\begin{aligned}
-# \hat Y^{(s)} &= G\big(X^{(s)}\big), \qquad
-# X^{(s+1)} = \big(X^{(s)} \text{ without its oldest frame},\
+# \hat Y^{(s)} &= G\big(X^{(s)}\big), \\
+# X^{(s+1)} &= \big(X^{(s)} \text{ without its oldest frame},\
 #   \operatorname{clamp}_{[-1, 1]}(\hat Y^{(s)})\big), \\
 # \mathcal{L}_K &= \frac{1}{K} \sum_{s=1}^{K} \Big[\lambda_{p}\, \mathcal{L}_p\big(Y^{(s)},
-#   \hat Y^{(s)}\big) + \lambda_{gdl}\, \mathcal{L}_{gdl}\big(Y^{(s)}, \hat Y^{(s)}\big)
-#   + \lambda_{adv}\, \mathcal{L}^G_{adv}\big(D(X^{(s)}, \hat Y^{(s)})\big)\Big],
+#   \hat Y^{(s)}\big) + \lambda_{gdl}\, \mathcal{L}_{gdl}\big(Y^{(s)}, \hat Y^{(s)}\big) \\
+#   &\qquad + \lambda_{adv}\, \mathcal{L}^G_{adv}\big(D(X^{(s)}, \hat Y^{(s)})\big)\Big],
 # \end{aligned}$$
 #
 # each bracket the one-step objective of chapter 3 summed over the scales ($K = 1$ is the
