@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from msgan_lib.ablation import adversarial_gap
 from msgan_lib.checkpoint import load_generator_info
 from msgan_lib.evaluate import evaluate_models, write_evaluation
 from msgan_lib.fileio import write_text_atomic
@@ -64,9 +65,8 @@ def target_table(rows: list, names: dict[str, str], steps: int) -> list[tuple[st
         out.append(
             (f"{name}: Ms. Pac-Man found at step 8 in 80% or more", f"{found:.0%}", found >= 0.8)
         )
-    sharp = [gap(adv, l2, "sharp_diff", "moving", s) for s in LATE]
-    psnr = [gap(adv, l2, "psnr", "moving", s) for s in LATE]
-    full = gap(adv, l2, "psnr", "full", 8)
+    adv_gap = adversarial_gap(rows, adv, l2, steps=LATE)
+    sharp, psnr, full = adv_gap.sharp_moving, adv_gap.psnr_moving, adv_gap.psnr_full_last
     out += [
         (
             "adv vs control, moving sharpness steps 4-8: above at every step, +0.3 dB on average",

@@ -34,11 +34,18 @@ import torch
 
 from msgan_lib import metrics
 from msgan_lib.checkpoint import load_models
-from msgan_lib.dream import pacman_position, position_error
+from msgan_lib.dream import position_error
 from msgan_lib.fileio import MsganError, ensure_dir, write_text_atomic
 from msgan_lib.frames import frames_to_model, list_videos, load_video
 from msgan_lib.model import Generator, check_frame_size
-from msgan_lib.predict import Predictor, encode_actions, moving_starts, recorded_actions
+from msgan_lib.pacman import pacman_position
+from msgan_lib.predict import (
+    Predictor,
+    encode_actions,
+    model_to_frames,
+    moving_starts,
+    recorded_actions,
+)
 
 Log = Callable[[str], None]
 
@@ -78,15 +85,10 @@ class Evaluation:
 
 
 # Ms. Pac-Man in the predictions (ours): over the windows where she is in the true frame
-# (msgan_lib.dream.pacman_position), whether the prediction still shows her (1 or 0) and,
+# (msgan_lib.pacman.pacman_position), whether the prediction still shows her (1 or 0) and,
 # where it does, how far from the truth in pixels (around the tunnels).
 SPRITE_METRICS: tuple[str, ...] = ("pacman_found", "pacman_error")
 SPRITE_REGION = "sprite"
-
-
-def _as_uint8(frames: torch.Tensor) -> np.ndarray:
-    """``(B, 3, H, W)`` in [0, 1] -> ``(B, H, W, 3)`` uint8, as the frames are stored."""
-    return (frames.cpu().float().permute(0, 2, 3, 1) * 255).round().clamp(0, 255).byte().numpy()
 
 
 def _sprite_scores(
@@ -96,7 +98,7 @@ def _sprite_scores(
     ``pacman_error`` in pixels (NaN unless both show her) of ``prediction`` ``(B, 3, H, W)``
     in [0, 1] against the true frames' positions."""
     found, error = [], []
-    frames = _as_uint8(prediction)  # (B, H, W, 3)
+    frames = model_to_frames(prediction * 2 - 1)  # (B, H, W, 3) uint8, as stored
     for frame, truth in zip(frames, true_positions, strict=True):
         position = pacman_position(frame) if truth is not None else None
         found.append(math.nan if truth is None else float(position is not None))
@@ -220,7 +222,8 @@ def evaluate_models(
             last_true = metrics.to_unit(true_history[:, -3:])  # (B, 3, H, W)
             for step in range(steps):
                 mask = metrics.moving_mask(last_true, truth[:, step])  # (B, H, W)
-                true_positions = [pacman_position(f) for f in _as_uint8(truth[:, step])]
+                true_frames = model_to_frames(truth[:, step] * 2 - 1)  # (B, H, W, 3)
+                true_positions = [pacman_position(f) for f in true_frames]
                 for name in names:
                     pred = guesses[name][:, step].cpu()
                     scores = metrics.frame_metrics(pred, truth[:, step].cpu(), mask.cpu())
@@ -348,7 +351,7 @@ def metrics_markdown(evaluation: Evaluation) -> str:
     if any(r.region == SPRITE_REGION for r in rows):
         lines += [
             "",
-            "Ms. Pac-Man (`msgan_lib.dream.pacman_position`), over the windows where she is in "
+            "Ms. Pac-Man (`msgan_lib.pacman.pacman_position`), over the windows where she is in "
             "the true frame: the share of predictions that still show her, and the mean "
             "distance to her true position where they do.",
             "",
