@@ -8,6 +8,7 @@ or a choice of ours. Presets (``paper``, ``small``, ``tiny``) override only what
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -461,26 +462,28 @@ class TrainConfig:
             raise MsganError(
                 f"train config: d_judges {self.d_judges!r} is not one of {', '.join(D_JUDGES)}"
             )
-        schedule = parse_unroll_schedule(self.unroll_schedule)
-        if schedule and self.unroll != 1:
+        if self._schedule and self.unroll != 1:  # parsing refuses a malformed schedule
             raise MsganError(
                 f"train config: unroll = {self.unroll} and unroll_schedule = "
                 f"{self.unroll_schedule!r} both set: give one (the schedule names every depth)"
             )
 
+    @functools.cached_property
+    def _schedule(self) -> list[tuple[int, int]]:
+        """``unroll_schedule`` parsed once (the trainer asks for the depth every step)."""
+        return parse_unroll_schedule(self.unroll_schedule)
+
     @property
     def max_unroll(self) -> int:
         """The deepest unroll of the run: the clips need this many future frames."""
-        schedule = parse_unroll_schedule(self.unroll_schedule)
-        return max(depth for depth, _ in schedule) if schedule else self.unroll
+        return max(depth for depth, _ in self._schedule) if self._schedule else self.unroll
 
     def unroll_at(self, step: int) -> int:
         """The unroll depth of training step ``step`` (0-based): a pure function of the
         step, so a resumed run continues the curriculum exactly."""
-        schedule = parse_unroll_schedule(self.unroll_schedule)
-        if not schedule:
+        if not self._schedule:
             return self.unroll
-        return [depth for depth, start in schedule if start <= step][-1]
+        return [depth for depth, start in self._schedule if start <= step][-1]
 
     @classmethod
     def with_optimizer(cls, optimizer: str, **overrides: Any) -> TrainConfig:
