@@ -749,7 +749,7 @@ assert all(moving_1[name] > moving_1["last_input"] for name in generators), (
 # models were trained with this trainer on 2-core CPUs, as measured in `weights/README.md`:
 # 69.6 minutes for the 20,000-step L2 + GDL run they all start from (and 1,000 one-step
 # steps after it), then, unrolled 4 deep on a CPU with AMX, 14 CPU-minutes for the 5,000
-# steps of the L2 control and about twice that for the adversarial model.
+# steps of the L2 control and 25 CPU-minutes for the adversarial model.
 # Training through the recursion costs three times `unroll_cpu_seconds` of CPU time (on a
 # busy machine more wall-clock time) plus the evaluation, whose time grows with
 # `unroll_windows`; the cell below prints both and estimates the full parameters' cost
