@@ -387,10 +387,10 @@ fig = viz.line_panels(curves_by_panel, "step", "", columns=4)
 # over the last 20% of its steps: the line fitted there moves by at most 2%. The shaded
 # band is that last 20%. Each curve is the warm-up's L2 loss up to step 500, then the
 # row's own objective (L1 for the L1 rows, whose curves jump there). The budget was fixed
-# by the CPU this session had (a 2-core machine shared with higher-priority runs), not
-# chosen by this test, and the table below says which rows pass it. `single-l2` of seed 0
-# does not: its loss sits at about the copy's (0.021 against 0.0201) for its first 1,100
-# steps and only then starts to fall; seed 1's never leaves the copy (flat, but a copy).
+# by the CPU we had (2-core machines), not chosen by this test, and the table below says
+# which rows pass it. `single-l2` mostly does not: seed 0's loss sits at about the copy's
+# (0.021 against 0.0201) for its first 1,100 steps and only then starts to fall, seed 1's
+# never leaves the copy (flat, but a copy), and seeds 2 and 3 are still falling at the end.
 
 # %%
 curves = read_csv_rows(Path(table1_dir) / "curves.csv")
@@ -476,21 +476,20 @@ if "unrolled" in table1_present:
 
 # %% [markdown]
 # Read the tables against the issue's targets: every row was to be at least 2 dB above
-# the copy at step 1 on moving pixels. At this budget only `unrolled` is, on average: the
-# L1 rows are 0.3 dB above it, the others 1.3 to 1.7 dB, and `single-l2`'s seed 1 is a
-# copy (the earlier round's rows from 4+1 clips reached
-# 4-5 dB in the same 1,500 steps, from 4+1 clips; these clips of 4+8 frames pass the
-# motion rule over all 11 transitions, so probably fewer of them move at the first one,
-# the one the one-step rows learn: a likely cause, not measured here). With two start
-# seeds the bootstrap's seed level is coarse (a draw holds seed 0 twice, seed 1 twice, or
-# both), so the intervals understate the training noise that more seeds would show.
+# the copy at step 1 on moving pixels. On average over the four start seeds, every row but
+# the two L1 rows is; the L1 rows are about half a dB above it, and only `unrolled`'s
+# interval stays above 2 dB. The seeds disagree: seeds 2 and 3, trained a round later,
+# score 2 to 4 dB higher than seeds 0 and 1 on every row but the L1 rows, though `l2`'s
+# held-out crop losses agree to 5%. We have not found the cause (the code and the machines
+# both changed between those runs), and it is most of the width of the intervals above.
 #
 # ### What each row cost
 #
-# Wall-clock time of each row's runs, each run one thread on a 2-core AMD EPYC with AMX
-# bf16 that was shared with up to five other training runs at a higher priority: an upper
-# bound on the CPU time, which was far lower late in the session (the `adv-gdl` run's
-# 1,780 s of wall time were about 120 s of CPU by `ps`). A row counts in full what it
+# Wall-clock time of each row's runs, each run one thread of a 2-core AMD EPYC with bf16.
+# For seeds 0 and 1 the machine was shared with up to five other training runs at a higher
+# priority, so their times are an upper bound on the CPU time, which was far lower late in
+# that session (the `adv-gdl` run's 1,780 s of wall time were about 120 s of CPU by `ps`).
+# Seeds 2 and 3 had a core each. A row counts in full what it
 # reuses (the warm-up, and `l2`'s first 500 steps for `adv` and `unrolled`).
 
 # %%
