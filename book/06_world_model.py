@@ -99,7 +99,7 @@ from msgan_lib.dream import (
 from msgan_lib.evaluate import evaluate_models
 from msgan_lib.fileio import MsganError
 from msgan_lib.frames import list_frames, list_videos, read_frame
-from msgan_lib.model import Generator, action_one_hot, stack_with_biases
+from msgan_lib.model import Generator, action_one_hot, stack_with_actions
 from msgan_lib.pacman import TAP_DIRECTIONS, read_actions, tap_delay
 from msgan_lib.train import resolve_run, train
 
@@ -281,7 +281,7 @@ fig = viz.image_grid(
 # holds the $V_{k,l}$ of scale $k$:
 
 # %% tags=["hide-input"]
-for function in (action_one_hot, stack_with_biases, Generator.forward):
+for function in (action_one_hot, stack_with_actions, Generator.forward):
     display(Code(inspect.getsource(function), language="python"))
 
 # %% [markdown]

@@ -197,6 +197,11 @@ class ModelConfig:
     # names of the actions, whose one-hot planes every scale reads (see msgan_lib.model).
     # Set from the clips by ``msgan train --action-conditional``.
     action_names: tuple[str, ...] = ()
+    # Ours: an action model's actions also scale every hidden map of the generator (FiLM),
+    # acting where a map fires rather than on every pixel (see msgan_lib.model).
+    action_gains: bool = flag(
+        False, "action models: the actions also scale each hidden map of the generator"
+    )
 
     # The fields that shape the generator: weights move between configs that share them.
     GENERATOR_FIELDS: ClassVar[tuple[str, ...]] = (
@@ -205,6 +210,7 @@ class ModelConfig:
         "g_kernels",
         "residual_on_last_input",
         "action_names",
+        "action_gains",
     )
 
     def __post_init__(self) -> None:

@@ -45,8 +45,13 @@ start at zero, so an unconditioned generator's weights start an action model as 
 function, and they train at their own rate (``TrainConfig.lr_actions``): our first
 design, one-hot planes read by the first layer only and trained at the generator's
 rate, had not learnt to use the actions after 1,000 steps (shuffling them changed the
-loss by under 0.3%). The discriminator reads ``a`` as ``T * A`` constant input planes
-appended after its other inputs (:func:`add_action_inputs` extends an unconditioned one).
+loss by under 0.3%). With ``action_gains`` every hidden map is also scaled by the action,
+``x * (1 + V_l a) + W_l a`` (FiLM, Perez et al. 2018), zero at the start like ``W_l``: a
+bias shifts a map on every pixel, while a gain acts only where the map fires, so a map
+that detects her sprite can be turned up or down by the action there alone (the gains
+also load onto an action model trained without them). The discriminator reads ``a`` as
+``T * A`` constant input planes appended after its other inputs (:func:`add_action_inputs`
+extends an unconditioned one).
 
 The discriminator has one network per scale. Scale k's network sees the history at scale k
 and one candidate next frame at scale k (real or generated), so it judges the frame *given*
@@ -231,15 +236,18 @@ def conv_stack(
     return nn.Sequential(*layers)
 
 
-def stack_with_biases(
-    net: nn.Sequential, x: torch.Tensor, biases: list[torch.Tensor]
+def stack_with_actions(
+    net: nn.Sequential, x: torch.Tensor, biases: list[torch.Tensor], gains: list[torch.Tensor]
 ) -> torch.Tensor:
-    """Run a :func:`conv_stack` adding ``biases[l]`` ``(B, C_l)`` to hidden layer l's maps
-    before its ReLU (the output layer gets none)."""
+    """Run a :func:`conv_stack` whose hidden layer l's maps become ``x * (1 + gains[l]) +
+    biases[l]`` before its ReLU (both ``(B, C_l)``; ``gains`` empty: biases only; the output
+    layer gets neither)."""
     hidden = 0
     for layer in net:
         x = layer(x)
         if isinstance(layer, nn.Conv2d) and hidden < len(biases):
+            if gains:
+                x = x * (1 + gains[hidden][:, :, None, None])  # (B, C_l, h, w)
             x = x + biases[hidden][:, :, None, None]  # (B, C_l, h, w)
             hidden += 1
     return x
@@ -252,7 +260,9 @@ class Generator(nn.Module):
     also reads the 3 channels of the upsampled coarser prediction (``3T + 3``: 12 then 15
     for the paper's 4 frames). An action model also has ``action_biases[k][l]``, the
     bias-free linear map ``W_l`` from the actions' one-hot code to one bias per feature
-    map of scale k's hidden layer l, zero when made (see the module docstring).
+    map of scale k's hidden layer l, zero when made (see the module docstring), and with
+    ``config.action_gains`` ``action_gains[k][l]``, the same kind of map to one gain per
+    feature map.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -269,12 +279,18 @@ class Generator(nn.Module):
             nn.ModuleList(nn.Linear(config.action_channels, width, bias=False) for width in maps)
             for maps in (config.g_feature_maps if config.action_count else ())
         )
-        for weight in self.action_biases.parameters():
+        gained = config.action_count and config.action_gains
+        self.action_gains = nn.ModuleList(
+            nn.ModuleList(nn.Linear(config.action_channels, width, bias=False) for width in maps)
+            for maps in (config.g_feature_maps if gained else ())
+        )
+        for weight in [*self.action_biases.parameters(), *self.action_gains.parameters()]:
             nn.init.zeros_(weight)  # the unconditioned function until training moves them
 
     def load_unconditioned(self, state: dict[str, torch.Tensor]) -> None:
-        """Load an unconditioned generator's ``state_dict`` into this action model, with
-        zero action weights: the same function until training moves them."""
+        """Load a generator's ``state_dict`` that lacks some of this model's action weights
+        (an unconditioned one, or an action model without gains), those weights left at
+        zero: the same function until training moves them."""
         own = self.state_dict()
         self.load_state_dict({**{k: own[k] for k in own if k.startswith("action_")}, **state})
 
@@ -311,7 +327,12 @@ class Generator(nn.Module):
                 # The code meets each W_l in W_l's dtype (bf16 in prediction, which casts the
                 # model without autocast); the biases (B, C_l) join the maps in x's dtype.
                 biases = [w(code.to(w.weight.dtype)).to(x.dtype) for w in self.action_biases[k]]
-                out = stack_with_biases(net, x, biases)
+                gains = (
+                    [w(code.to(w.weight.dtype)).to(x.dtype) for w in self.action_gains[k]]
+                    if self.action_gains
+                    else []
+                )
+                out = stack_with_actions(net, x, biases, gains)
             y_k = torch.tanh(out if up is None else up + out)
             previous = y_k
             if self.config.residual_on_last_input:

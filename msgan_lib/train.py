@@ -128,6 +128,8 @@ def resolve_run(
         model_config = model_config.finest_scale_only()
     if action_names is not None:
         model_config = dataclasses.replace(model_config, action_names=tuple(action_names))
+    if model_config.action_gains and not model_config.action_count:
+        raise MsganError("--action-gains scales an action model's maps: add --action-conditional")
     if state is not None and source is not None:
         _check_same_run(saved_model, saved, model_config, config, source)
     return RunSetup(model_config, config, source, state, None if resume else load)
@@ -463,14 +465,20 @@ def _initialise_from(step_state: TrainStep, load: str | os.PathLike[str]) -> Non
     loaded, wanted = info["model_config"], step_state.model_config
     # An unconditioned model may start an action model: its weights extended by zeros.
     gains_actions = wanted.action_count > 0 and loaded.action_count == 0
-    if gains_actions:
-        loaded = dataclasses.replace(loaded, action_names=wanted.action_names)
+    # An action model without gains may start one with them, its gains zero.
+    extends = gains_actions or (
+        wanted.action_count > 0 and wanted.action_gains > loaded.action_gains
+    )
+    if extends:
+        loaded = dataclasses.replace(
+            loaded, action_names=wanted.action_names, action_gains=wanted.action_gains
+        )
     if not loaded.same_generator(wanted):
         raise MsganError(
             f"{info['path']} holds another generator than the one configured: drop --preset "
             "(and --single-scale) to use the loaded model's sizes"
         )
-    if gains_actions:
+    if extends:
         step_state.generator.load_unconditioned(generator.state_dict())
     else:
         step_state.generator.load_state_dict(generator.state_dict())

@@ -201,3 +201,49 @@ def test_action_model_runs_in_bf16_and_extends_an_unconditioned_one(autocast: bo
     other = actions.clone()
     other[:, -1] = 0
     assert not torch.equal(run(model, history, actions)[-1], run(model, history, other)[-1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_action_gains_start_as_the_model_they_load_and_scale_only_firing_maps(
+    dtype: torch.dtype,
+) -> None:
+    base = dataclasses.replace(preset("tiny"), residual_on_last_input=True, action_names=NAMES)
+    torch.manual_seed(0)
+    plain, gained = Generator(base), Generator(dataclasses.replace(base, action_gains=True))
+    assert not plain.action_gains and len(gained.action_gains) == base.n_scales
+    gained.load_unconditioned(plain.state_dict())  # an action model without gains
+    for net in (plain, gained):
+        net.to(dtype)
+    history = (torch.rand(2, 12, 32, 32) * 2 - 1).to(dtype)  # (B, 3T, H, W)
+    actions = torch.tensor([[1, 1, 3, 3], [2, 2, 2, 4]])  # (B, T)
+    with torch.no_grad():
+        pairs = zip(plain(history, actions), gained(history, actions), strict=True)
+        assert all(torch.equal(a, b) for a, b in pairs)  # zero gains: the same function
+        for weight in gained.action_gains.parameters():
+            weight.normal_()
+        moved = gained(history, actions)[-1]
+        assert moved.dtype == dtype and not torch.allclose(moved, plain(history, actions)[-1])
+        # A gain multiplies: where no map fires (zero input, zero conv biases) it adds nothing.
+        for net in (plain, gained):
+            for layer in net.scales[0]:
+                if isinstance(layer, torch.nn.Conv2d):
+                    layer.bias.zero_()
+        zero = torch.zeros_like(history)
+        assert torch.equal(plain(zero, actions)[0], gained(zero, actions)[0])
+
+
+def test_train_action_gains_from_an_action_model_without_them(
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["train", "-d", str(recorded / "clips"), "--preset", "tiny", "--batch-size", "4"]
+    common += ["--no-progress", "--threads", "1", "--steps", "2", "--no-adversarial"]
+    action, gained = tmp_path / "action", tmp_path / "gained"
+    assert main([*common, "--action-conditional", "--out", str(action)]) in (None, 0)
+    assert main(
+        [*common, "--action-conditional", "--action-gains", "-l", str(action), "--out", str(gained)]
+    ) in (None, 0)
+    generator, info = load_generator_info(gained)
+    assert info["model_config"].action_gains
+    assert min(w.abs().max().item() for w in generator.action_gains.parameters()) > 0
+    assert main([*common, "--action-gains", "--out", str(tmp_path / "plain")]) == 1
+    assert "add --action-conditional" in capsys.readouterr().err
