@@ -332,6 +332,11 @@ class LossConfig:
     lambda_adv: float = flag(0.05, "weight of the adversarial loss")  # paper
     lambda_lp: float = 1.0  # paper
     lambda_gdl: float = flag(1.0, "weight of the gradient difference loss")  # paper
+    # Ours: in training, the Lp loss weighs the pixels that change from the true previous
+    # frame to the target this many times more (a weighted mean; 1: the paper's plain mean).
+    moving_weight: float = flag(
+        1.0, "Lp weight of the pixels that change between the previous frame and the target"
+    )
 
     def __post_init__(self) -> None:
         """Refuse values the losses cannot use, naming the field."""
@@ -346,6 +351,9 @@ class LossConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise MsganError(f"loss config: {name} = {value!r} must be a number >= 0")
+        value = self.moving_weight
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise MsganError(f"loss config: moving_weight = {value!r} must be a number > 0")
 
 
 @dataclass(frozen=True)

@@ -59,17 +59,36 @@ def _abs_pow(x: torch.Tensor, exponent: float) -> torch.Tensor:
     return x.abs() if exponent == 1 else x.abs().pow(exponent)
 
 
-def lp_loss(pred: torch.Tensor, target: torch.Tensor, p: float) -> torch.Tensor:
+def lp_loss(
+    pred: torch.Tensor, target: torch.Tensor, p: float, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """The paper's reconstruction loss, averaged over batch, channels and pixels.
 
         L_p(Y, Y_hat) = mean_{b,c,i,j} | Y - Y_hat |^p          (paper: p = 1 or 2)
 
     With p = 2 its minimiser over an uncertain future is the mean of the possible frames
-    (the blur of chapter 03); with p = 1 it is their per-pixel median.
+    (the blur of chapter 03); with p = 1 it is their per-pixel median. ``weight`` (ours),
+    ``(B, 1, H, W)`` positive: the weighted mean ``sum w |Y - Y_hat|^p / sum w`` instead
+    (:func:`moving_weights`).
     """
     _check_same_shape(pred, target, "lp_loss")
     _check_exponent(p, "p")
-    return _abs_pow(target - pred, p).mean()
+    error = _abs_pow(target - pred, p)  # (B, C, H, W)
+    if weight is None:
+        return error.mean()
+    return (error * weight).mean() / weight.mean()
+
+
+def moving_weights(
+    previous: torch.Tensor, target: torch.Tensor, n_scales: int, weight: float
+) -> list[torch.Tensor]:
+    """Per-scale pixel weights of the Lp loss, coarsest first: ``weight`` where the true
+    frame changes from ``previous`` to ``target`` (both ``(B, 3, H, W)`` in [-1, 1]; any
+    channel by more than half an 8-bit grey level), 1 elsewhere, average-pooled like
+    :func:`scale_targets`. On Atari crops about 2% of the pixels move, so the plain mean
+    is mostly the static maze; ``weight`` 10 gives the moving ones about a fifth of it."""
+    moving = ((target - previous).abs() > 1.0 / 255.0).any(dim=1, keepdim=True)  # (B, 1, H, W)
+    return scale_targets(1.0 + (weight - 1.0) * moving.float(), n_scales)
 
 
 def image_gradients(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -187,6 +206,7 @@ def generator_loss(
     targets: Sequence[torch.Tensor],
     fake_logits: Sequence[torch.Tensor] | None,
     config: LossConfig,
+    weights: Sequence[torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The paper's combined generator objective, summed over scales.
 
@@ -196,7 +216,8 @@ def generator_loss(
     ``preds`` and ``targets`` are per-scale lists, coarsest first (the generator's output and
     :func:`scale_targets`). ``fake_logits`` are D's per-scale logits on ``preds`` (not
     detached), or ``None`` to train without the adversarial term (the Lp / GDL baselines):
-    then ``lambda_adv`` is ignored.
+    then ``lambda_adv`` is ignored. ``weights``: per-scale pixel weights of the Lp term
+    (:func:`moving_weights`), or ``None`` for the paper's plain means.
 
     Returns ``(total, terms)``: ``terms`` holds the unweighted losses summed over scales,
     detached for logging, under ``"lp"``, ``"gdl"`` and (only when ``fake_logits`` is given)
@@ -214,7 +235,13 @@ def generator_loss(
         _check_same_shape(pred, target, f"generator_loss, scale {k}")
 
     pairs = list(zip(preds, targets, strict=True))
-    lp = torch.stack([lp_loss(pred, target, config.p) for pred, target in pairs]).sum()
+    per_scale = [None] * len(pairs) if weights is None else list(weights)
+    lp = torch.stack(
+        [
+            lp_loss(pred, target, config.p, w)
+            for (pred, target), w in zip(pairs, per_scale, strict=True)
+        ]
+    ).sum()
     gdl = torch.stack([gdl_loss(pred, target, config.alpha) for pred, target in pairs]).sum()
     total = config.lambda_lp * lp + config.lambda_gdl * gdl
     terms = {"lp": lp.detach(), "gdl": gdl.detach()}

@@ -36,7 +36,7 @@ from msgan_lib import checkpoint as ckpt
 from msgan_lib.config import ModelConfig, TrainConfig
 from msgan_lib.fileio import MsganError
 from msgan_lib.frames import PIXEL_SCALE
-from msgan_lib.losses import d_adversarial_loss, generator_loss, scale_targets
+from msgan_lib.losses import d_adversarial_loss, generator_loss, moving_weights, scale_targets
 from msgan_lib.model import Discriminator, Generator, model_summary
 from msgan_lib.runtime import Process, bf16_supported
 
@@ -293,11 +293,16 @@ class TrainStep:
             if self._d_frozen is not None:
                 with self.autocast():
                     fake_logits = [z.float() for z in self._d_frozen(window, preds, held)]
+            weights = None
+            if self.config.loss.moving_weight != 1:  # against the true previous frame
+                previous = history[:, -3:] if k == 0 else futures[:, k - 1]  # (B, 3, H, W)
+                weights = moving_weights(previous, futures[:, k], n, self.config.loss.moving_weight)
             loss, terms = generator_loss(
                 [p.float() for p in preds],
                 scale_targets(futures[:, k], n),
                 fake_logits,
                 self.config.loss,
+                weights,
             )
             total = total + loss / depth
             for key, value in terms.items():

@@ -16,6 +16,7 @@ from msgan_lib.losses import (
     gdl_loss,
     generator_loss,
     lp_loss,
+    moving_weights,
     scale_targets,
 )
 from msgan_lib.model import Discriminator, Generator
@@ -281,3 +282,21 @@ def test_scale_targets_refuses_frames_smaller_than_the_coarsest_scale() -> None:
         scale_targets(torch.zeros(1, 3, 6, 32), 4)
     with pytest.raises(MsganError, match="expected \\(B, C, H, W\\)"):
         scale_targets(torch.zeros(3, 32, 32), 4)
+
+
+def test_moving_weights_make_lp_a_weighted_mean_of_the_changed_pixels() -> None:
+    previous = torch.zeros(1, 3, 8, 8)
+    target = previous.clone()
+    target[0, 1, 0, 0] = 0.5  # one pixel of 64 changes, in one channel
+    pred = torch.full_like(target, 0.1)
+    (plain,) = moving_weights(previous, target, 1, 1.0)
+    assert torch.equal(plain, torch.ones(1, 1, 8, 8))
+    torch.testing.assert_close(lp_loss(pred, target, 2, plain), lp_loss(pred, target, 2))
+    weights = moving_weights(previous, target, 2, 10.0)  # (1, 1, 4, 4) then (1, 1, 8, 8)
+    assert weights[1][0, 0, 0, 0] == 10 and weights[1].sum() == 63 + 10
+    assert weights[0][0, 0, 0, 0] == (10 + 3) / 4  # average-pooled like the targets
+    error = (target - pred) ** 2  # (1, 3, 8, 8)
+    by_hand = (error * weights[1]).sum() / (3 * weights[1].sum())
+    torch.testing.assert_close(lp_loss(pred, target, 2, weights[1]), by_hand)
+    with pytest.raises(MsganError, match="moving_weight = 0 must be a number > 0"):
+        LossConfig(moving_weight=0)

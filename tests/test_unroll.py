@@ -14,10 +14,10 @@ import torch
 from msgan_lib import cli
 from msgan_lib import train as training
 from msgan_lib.clips import ClipDataset, process_data
-from msgan_lib.config import DataConfig, TrainConfig, parse_unroll_schedule, preset
+from msgan_lib.config import DataConfig, LossConfig, TrainConfig, parse_unroll_schedule, preset
 from msgan_lib.fileio import MsganError
 from msgan_lib.frames import load_frames
-from msgan_lib.losses import generator_loss, scale_targets
+from msgan_lib.losses import generator_loss, moving_weights, scale_targets
 from msgan_lib.model import Discriminator
 from msgan_lib.step import TrainStep
 
@@ -115,6 +115,26 @@ def test_unrolled_loss_is_the_mean_over_recursive_predictions() -> None:
     # Depth 1 is the paper's one-step objective.
     one, _ = step.unrolled_loss(history, futures[:, :1], None)
     torch.testing.assert_close(one, losses[0][0])
+
+
+def test_moving_weight_weighs_each_unrolled_step_against_its_true_previous_frame() -> None:
+    step = _step(adversarial=False, loss=LossConfig(lambda_gdl=0.0, moving_weight=10.0))
+    clips = _clips().reshape(2, 7, 3, 32, 32)
+    clips[:, 4:] = clips[:, 3:4].clone()  # the futures repeat the last frame ...
+    clips[:, 4:, :, :8, :8] = torch.rand(2, 3, 3, 8, 8)  # ... but for a corner that changes
+    history, futures, _ = step.split_unrolled(clips.flatten(1, 2), 2)
+    total, _ = step.unrolled_loss(history, futures, None)
+    window, expected = history, 0.0
+    for k, previous in enumerate([history[:, -3:], futures[:, 0]]):
+        preds = step.generator(window)
+        weights = moving_weights(previous, futures[:, k], 4, 10.0)
+        targets = scale_targets(futures[:, k], 4)
+        expected += generator_loss(preds, targets, None, step.config.loss, weights)[0] / 2
+        window = torch.cat([window[:, 3:], preds[-1].clamp(-1, 1)], dim=1)
+    torch.testing.assert_close(total, expected)
+    plain = _step(adversarial=False, loss=LossConfig(lambda_gdl=0.0))
+    plain.generator.load_state_dict(step.generator.state_dict())
+    assert not torch.allclose(plain.unrolled_loss(history, futures, None)[0], total)
 
 
 def _gradient(step: TrainStep, clips: torch.Tensor, depth: int) -> list[torch.Tensor]:
