@@ -289,7 +289,12 @@ for function in (action_one_hot, stack_with_actions, Generator.forward):
 # the bias here is the additive, cheaper cousin: a small share of the weights (printed
 # below) on top of a generator that was trained without actions. Which of the $T$ action
 # slots the training leaned on shows in how far $V$ varies across the actions in each
-# slot's columns.
+# slot's columns. The multiplying kind is an option too: `msgan train --action-gains`
+# also scales each hidden map by $1 + U_{k,l}\,\mathbf a$ (`action_gains[k]`, zero when
+# made, so it continues a model trained without it), which acts only where a map fires,
+# on her sprite say, where a bias acts on every pixel. Continued from the shipped action
+# model for 800 steps it did not make the model steer better (`weights/README.md`, "The
+# levers on the action model itself").
 
 # %%
 action_weights = sum(p.numel() for p in action_model.action_biases.parameters())
