@@ -1,9 +1,11 @@
 #!/bin/bash
 # Table 1, one start seed: every row, resumable (finished stages are skipped, stopped ones resumed).
-# usage: scripts/table1_seed.sh SEED, run where data/ is (MSGAN: the msgan command, default msgan;
-# OWN: the steps of each row's own loss after the 500-step warm-up, default 1000; the fine-tuned
-# rows start from l2 at OWN/2). Writes runs/table1/seedS/<stage>, table1/weights-seedS/<row>.safetensors
-# and table1/cpu-seedS.csv; with another OWN, runs/table1-ownN/..., table1/weights-ownN-seedS and
+# usage: scripts/table1_seed.sh SEED, run where data/ is. MSGAN: the msgan command (default
+# msgan). OWN: the steps of each row's own loss after the 500-step warm-up (default 1000; the
+# fine-tuned rows start from l2 at OWN/2). ONLY: run just these stages, e.g. ONLY=unrolled
+# beside a running driver once its inputs exist, so that two cores share a seed.
+# Writes runs/table1/seedS/<stage>, table1/weights-seedS/<row>.safetensors and
+# table1/cpu-seedS.csv; with another OWN, runs/table1-ownN/..., table1/weights-ownN-seedS and
 # table1/cpu-ownN-seedS.csv.
 set -euo pipefail
 s=${1:?usage: scripts/table1_seed.sh SEED}; M=${MSGAN:-msgan}; own=${OWN:-1000}; half=$((own / 2))
@@ -19,6 +21,7 @@ ck() { printf "%s/checkpoints/step_%07d.pt" "$1" "$2"; }
 # stage OUT STEPS CMD...: skip if its last checkpoint exists, resume if it has started
 stage() {
   local out=$1 steps=$2; shift 2
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $(basename $out) "* ]]; then return; fi
   if [ -f "$(ck $out $steps)" ]; then echo "done: $out"; return; fi
   local t0=$(date +%s)
   if ls $out/checkpoints/step_*.pt >/dev/null 2>&1; then
@@ -40,6 +43,7 @@ stage $R/adv $half $D $H --lp 2 --lambda-gdl 0 -l $(ck $R/l2 $half)
 stage $R/gdl-l2-base $half $N --seed $s --lr-g 1e-3 --lr-g-final 3.1623e-4 --steps $half --lp 2 --lambda-gdl 0.1 -l $(ck $R/warm 500)
 stage $R/adv-gdl $half $D $H --lp 2 --lambda-gdl 0.1 -l $(ck $R/gdl-l2-base $half)
 stage $R/unrolled $half $N $H --lp 2 --lambda-gdl 0 --unroll 4 -l $(ck $R/l2 $half)
+[ -n "${ONLY:-}" ] && { echo "seed $s: $ONLY finished"; exit; }
 mkdir -p $W
 for row in single-l2 l2 l1 gdl-l1 adv adv-gdl unrolled; do $M export $R/$row $W/$row.safetensors; done
 echo "seed $s finished"
