@@ -408,7 +408,7 @@ display(Markdown("\n".join(lines)))
 # over the full frame comes only from quieter static pixels; 3,000 steps of L1 lower both.
 # So the gap is an unfinished fit: L1's constant static pull slows it, and a budget of
 # about 3,000 steps of its own loss brings it 2 dB above the copy. A budget of 1,000 steps
-# is not enough for the L1 rows; the longer budget is measured row by row below.
+# is not enough for the L1 rows (a longer budget for every row: `weights/README.md`).
 
 # %%
 objective = read_csv_rows(Path(table1_dir) / "l1-objective.csv")
