@@ -2,7 +2,7 @@
 
 Reads ``per_window-seedS.csv``, ``curves-seedS.csv`` and ``cpu-seedS.csv`` of each seed
 from ``--from`` and writes ``per_window.csv``, ``curves.csv``, ``cpu.csv`` and
-``metrics.csv`` (the means, then the shipped pair's rows the file already holds) into
+``metrics.csv`` (the shipped pair's rows the file already holds, if any, then the means) into
 ``--out``. Prints the tables, the claims with their intervals and the plateau test, in the
 markdown ``weights/README.md`` carries.
 """
@@ -77,9 +77,9 @@ def main() -> None:
 
     table = read_per_window(args.out / "per_window.csv")
     summary = summary_rows(table)
-    shipped = [
-        r for r in read_metrics_csv(args.out / "metrics.csv") if r.model.startswith("pacman-")
-    ]
+    before = args.out / "metrics.csv"
+    kept = read_metrics_csv(before) if before.exists() else []
+    shipped = [r for r in kept if r.model.startswith("pacman-")]
     write_text_atomic(args.out / "metrics.csv", metrics_csv([*shipped, *summary]))
     for region in ("moving", "full"):
         print(table1_markdown(summary, region=region), end="\n\n")
