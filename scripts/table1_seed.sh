@@ -25,7 +25,7 @@ stage() {
   if [ -f "$(ck $out $steps)" ]; then echo "done: $out"; return; fi
   local t0=$(date +%s)
   if ls $out/checkpoints/step_*.pt >/dev/null 2>&1; then
-    $M train -r --out $out --steps $steps --threads 1
+    $M train -r --out $out -d $C --steps $steps --threads 1
   else
     "$@" --out $out
   fi
