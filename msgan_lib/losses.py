@@ -79,16 +79,13 @@ def lp_loss(
     return (error * weight).mean() / weight.mean()
 
 
-def moving_weights(
-    previous: torch.Tensor, target: torch.Tensor, n_scales: int, weight: float
-) -> list[torch.Tensor]:
-    """Per-scale pixel weights of the Lp loss, coarsest first: ``weight`` where the true
-    frame changes from ``previous`` to ``target`` (both ``(B, 3, H, W)`` in [-1, 1]; any
-    channel by more than half an 8-bit grey level), 1 elsewhere, average-pooled like
+def moving_weights(moving: torch.Tensor, n_scales: int, weight: float) -> list[torch.Tensor]:
+    """Per-scale pixel weights of the Lp loss, coarsest first, each ``(B, 1, h, w)``:
+    ``weight`` where ``moving`` ``(B, H, W)`` (:func:`msgan_lib.metrics.moving_mask` of the
+    true previous frame and the target) is set, 1 elsewhere, average-pooled like
     :func:`scale_targets`. On Atari crops about 2% of the pixels move, so the plain mean
     is mostly the static maze; ``weight`` 10 gives the moving ones about a fifth of it."""
-    moving = ((target - previous).abs() > 1.0 / 255.0).any(dim=1, keepdim=True)  # (B, 1, H, W)
-    return scale_targets(1.0 + (weight - 1.0) * moving.float(), n_scales)
+    return scale_targets(1.0 + (weight - 1.0) * moving[:, None].float(), n_scales)
 
 
 def image_gradients(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

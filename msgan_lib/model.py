@@ -253,6 +253,12 @@ def stack_with_actions(
     return x
 
 
+def _per_map(maps: nn.ModuleList, code: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
+    """Each bias-free map's ``(B, C_l)`` output for the one-hot ``code`` ``(B, T*A)``, computed
+    in the map's dtype and returned in ``dtype``."""
+    return [w(code.to(w.weight.dtype)).to(dtype) for w in maps]
+
+
 class Generator(nn.Module):
     """The paper's multi-scale generator: ``forward(history)`` -> per-scale predictions.
 
@@ -326,12 +332,8 @@ class Generator(nn.Module):
             else:
                 # The code meets each W_l in W_l's dtype (bf16 in prediction, which casts the
                 # model without autocast); the biases (B, C_l) join the maps in x's dtype.
-                biases = [w(code.to(w.weight.dtype)).to(x.dtype) for w in self.action_biases[k]]
-                gains = (
-                    [w(code.to(w.weight.dtype)).to(x.dtype) for w in self.action_gains[k]]
-                    if self.action_gains
-                    else []
-                )
+                biases = _per_map(self.action_biases[k], code, x.dtype)
+                gains = _per_map(self.action_gains[k], code, x.dtype) if self.action_gains else []
                 out = stack_with_actions(net, x, biases, gains)
             y_k = torch.tanh(out if up is None else up + out)
             previous = y_k

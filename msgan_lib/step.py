@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from msgan_lib import checkpoint as ckpt
+from msgan_lib import metrics
 from msgan_lib.config import ModelConfig, TrainConfig
 from msgan_lib.fileio import MsganError
 from msgan_lib.frames import PIXEL_SCALE
@@ -296,7 +297,10 @@ class TrainStep:
             weights = None
             if self.config.loss.moving_weight != 1:  # against the true previous frame
                 previous = history[:, -3:] if k == 0 else futures[:, k - 1]  # (B, 3, H, W)
-                weights = moving_weights(previous, futures[:, k], n, self.config.loss.moving_weight)
+                moving = metrics.moving_mask(
+                    metrics.to_unit(previous), metrics.to_unit(futures[:, k])
+                )  # (B, H, W)
+                weights = moving_weights(moving, n, self.config.loss.moving_weight)
             loss, terms = generator_loss(
                 [p.float() for p in preds],
                 scale_targets(futures[:, k], n),

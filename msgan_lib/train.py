@@ -464,11 +464,10 @@ def _initialise_from(step_state: TrainStep, load: str | os.PathLike[str]) -> Non
     generator, info = ckpt.load_generator_info(load)
     loaded, wanted = info["model_config"], step_state.model_config
     # An unconditioned model may start an action model: its weights extended by zeros.
-    gains_actions = wanted.action_count > 0 and loaded.action_count == 0
+    adds_actions = wanted.action_count > 0 and loaded.action_count == 0
     # An action model without gains may start one with them, its gains zero.
-    extends = gains_actions or (
-        wanted.action_count > 0 and wanted.action_gains > loaded.action_gains
-    )
+    adds_gains = wanted.action_count > 0 and wanted.action_gains and not loaded.action_gains
+    extends = adds_actions or adds_gains
     if extends:
         loaded = dataclasses.replace(
             loaded, action_names=wanted.action_names, action_gains=wanted.action_gains
@@ -487,7 +486,7 @@ def _initialise_from(step_state: TrainStep, load: str | os.PathLike[str]) -> Non
         discriminator = ckpt.load_checkpoint(info["path"])["discriminator"]
         if discriminator:
             step_state.discriminator.load_state_dict(
-                add_action_inputs(discriminator, wanted) if gains_actions else discriminator
+                add_action_inputs(discriminator, wanted) if adds_actions else discriminator
             )
 
 

@@ -19,6 +19,7 @@ from msgan_lib.losses import (
     moving_weights,
     scale_targets,
 )
+from msgan_lib.metrics import moving_mask, to_unit
 from msgan_lib.model import Discriminator, Generator
 
 
@@ -289,10 +290,11 @@ def test_moving_weights_make_lp_a_weighted_mean_of_the_changed_pixels() -> None:
     target = previous.clone()
     target[0, 1, 0, 0] = 0.5  # one pixel of 64 changes, in one channel
     pred = torch.full_like(target, 0.1)
-    (plain,) = moving_weights(previous, target, 1, 1.0)
+    moving = moving_mask(to_unit(previous), to_unit(target))  # (1, 8, 8)
+    (plain,) = moving_weights(moving, 1, 1.0)
     assert torch.equal(plain, torch.ones(1, 1, 8, 8))
     torch.testing.assert_close(lp_loss(pred, target, 2, plain), lp_loss(pred, target, 2))
-    weights = moving_weights(previous, target, 2, 10.0)  # (1, 1, 4, 4) then (1, 1, 8, 8)
+    weights = moving_weights(moving, 2, 10.0)  # (1, 1, 4, 4) then (1, 1, 8, 8)
     assert weights[1][0, 0, 0, 0] == 10 and weights[1].sum() == 63 + 10
     assert weights[0][0, 0, 0, 0] == (10 + 3) / 4  # average-pooled like the targets
     error = (target - pred) ** 2  # (1, 3, 8, 8)

@@ -18,6 +18,7 @@ from msgan_lib.config import DataConfig, LossConfig, TrainConfig, parse_unroll_s
 from msgan_lib.fileio import MsganError
 from msgan_lib.frames import load_frames
 from msgan_lib.losses import generator_loss, moving_weights, scale_targets
+from msgan_lib.metrics import moving_mask, to_unit
 from msgan_lib.model import Discriminator
 from msgan_lib.step import TrainStep
 
@@ -127,7 +128,8 @@ def test_moving_weight_weighs_each_unrolled_step_against_its_true_previous_frame
     window, expected = history, 0.0
     for k, previous in enumerate([history[:, -3:], futures[:, 0]]):
         preds = step.generator(window)
-        weights = moving_weights(previous, futures[:, k], 4, 10.0)
+        moving = moving_mask(to_unit(previous), to_unit(futures[:, k]))  # (B, H, W)
+        weights = moving_weights(moving, 4, 10.0)
         targets = scale_targets(futures[:, k], 4)
         expected += generator_loss(preds, targets, None, step.config.loss, weights)[0] / 2
         window = torch.cat([window[:, 3:], preds[-1].clamp(-1, 1)], dim=1)
